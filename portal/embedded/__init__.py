@@ -2,9 +2,10 @@
 
 They stand in for the real Redis and SMTP relay when ``REDIS_URL`` / ``SMTP_HOST`` are unset
 (``make dev`` and the test suite). Nothing here is used in production.
+
+- :mod:`portal.embedded.redis_server` -- ``ensure_redis``, ``stop_redis``, ``start_redis_on_free_port``
+- :mod:`portal.embedded.smtp_capture` -- ``start_capture``, ``stop_capture`` (also ``python -m``)
+- :mod:`portal.embedded.outbox` -- ``list_messages``, ``read_message`` (read side of the capture dir)
+
+Submodules are not imported here, so ``python -m portal.embedded.smtp_capture`` runs cleanly.
 """
-
-from portal.embedded.redis_server import ensure_redis, start_redis_on_free_port, stop_redis
-from portal.embedded.smtp_capture import start_capture, stop_capture
-
-__all__ = ["ensure_redis", "start_capture", "start_redis_on_free_port", "stop_capture", "stop_redis"]
