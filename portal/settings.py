@@ -2,6 +2,7 @@
 
 Nothing here connects to anything: the app factory and the embedded-services helpers read these values.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,7 +69,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
+    def from_env(cls, **overrides) -> Settings:
         instance_dir = Path(os.environ.get("PORTAL_INSTANCE_DIR", ROOT / "instance")).resolve()
         redis_url = os.environ.get("REDIS_URL", "")
         smtp_host = os.environ.get("SMTP_HOST", "")
@@ -77,7 +78,8 @@ class Settings:
         settings = cls(
             secret_key=os.environ.get("SECRET_KEY", ""),
             database_url=os.environ.get("DATABASE_URL", f"sqlite:///{instance_dir / 'portal.db'}"),
-            redis_url=redis_url or f"redis://127.0.0.1:{_int('PORTAL_EMBEDDED_REDIS_PORT', EMBEDDED_REDIS_PORT)}/0",
+            redis_url=redis_url
+            or f"redis://127.0.0.1:{_int('PORTAL_EMBEDDED_REDIS_PORT', EMBEDDED_REDIS_PORT)}/0",
             embedded_redis=not redis_url,
             base_domain=os.environ.get("PORTAL_BASE_DOMAIN", "localhost").strip().lower().rstrip("."),
             encryption_keys=keys,

@@ -1,0 +1,102 @@
+"""Multi-tenant, white-label email and SMS reseller portal. `create_app` is the only entry point."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .settings import ROOT, Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(settings.instance_dir),
+    )
+    _configure(app, settings)
+    _init_extensions(app, settings)
+    _register_lifecycle(app)
+    _register_blueprints(app)
+    from . import cli, errors, templating
+
+    errors.register(app)
+    templating.register(app)
+    cli.register(app)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    secure = settings.secure_cookies
+    app.config.update(
+        PORTAL_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        # `__Host-` needs Secure; plain http development uses a host-only cookie without the prefix.
+        SESSION_COOKIE_NAME="__Host-session" if secure else "portal_session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_DOMAIN=None,
+        REMEMBER_COOKIE_NAME="__Host-remember" if secure else "portal_remember",
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, which has its own timeouts
+        WTF_CSRF_SSL_STRICT=secure,
+        RATELIMIT_STORAGE_URI=settings.redis_url,
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_KEY_PREFIX=settings.extra.get("ratelimit_prefix", "portal-rl"),
+        RATELIMIT_SWALLOW_ERRORS=False,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "portal" / "translations"),
+    )
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from .auth.loader import init_login
+    from .extensions import babel, csrf, db, limiter, migrate
+    from .i18n import select_locale
+    from .tenancy import install_guard
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    init_login(app)
+    install_guard()
+
+
+def _register_lifecycle(app: Flask) -> None:
+    from .context import bind_user_and_client, resolve_host_and_tenant, teardown_tenant
+    from .guards import enforce_route_guard
+    from .headers import apply_security_headers, make_nonce
+
+    # Host resolution must run before every extension hook (CSRF, rate limits): an unknown host gets a
+    # plain 404 before anything reads the session or sets a cookie.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks[0:0] = [make_nonce, resolve_host_and_tenant, bind_user_and_client, enforce_route_guard]
+    app.after_request(apply_security_headers)
+    app.teardown_request(teardown_tenant)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .agency import bp as agency_bp
+    from .auth import bp as auth_bp
+    from .client import bp as client_bp
+    from .jobs.views import bp as jobs_bp
+    from .public import bp as public_bp
+
+    for bp in (public_bp, auth_bp, admin_bp, agency_bp, client_bp, jobs_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,111 @@
+"""The `portal` command: the Flask CLI of this app plus the portal's own commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(worker_health_command)
+    app.cli.add_command(dev_command)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Create the demo admin, agency and client (development only; idempotent)."""
+    from .seed import ADMIN, CLIENT_ADMIN, OWNER, seed_demo
+
+    created = seed_demo()
+    click.echo("Seeded: " + (", ".join(created) if created else "nothing new (already there)"))
+    click.echo("DEV SEED ONLY — production never seeds. Logins:")
+    for who, (email, password) in (
+        ("back-office", ADMIN),
+        ("agency owner", OWNER),
+        ("client admin", CLIENT_ADMIN),
+    ):
+        click.echo(f"  {who:13} {email} / {password}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all, by priority).")
+@with_appcontext
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+    """Start an RQ worker with the scheduler on the portal's queues."""
+    from rq import Worker
+
+    from .embedded.redis_server import ensure_redis
+    from .jobs import QUEUES
+    from .jobs.queueing import redis_connection
+    from .jobs.runner import set_app
+
+    ensure_redis(current_app.config["PORTAL_SETTINGS"])
+    set_app(current_app._get_current_object())  # one app per worker process, reused by every job
+    worker = Worker(list(queues or QUEUES), connection=redis_connection())
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("worker-health")
+@click.option("--max-age", default=120, help="Seconds since a worker's last heartbeat.")
+@with_appcontext
+def worker_health_command(max_age: int) -> None:
+    """Exit 0 when at least one worker sent a heartbeat recently, 1 otherwise."""
+    from datetime import UTC, datetime
+
+    from redis.exceptions import RedisError
+    from rq import Worker
+
+    from .jobs.queueing import redis_connection
+
+    try:
+        workers = Worker.all(connection=redis_connection())
+    except RedisError as exc:
+        click.echo(f"unhealthy: Redis unreachable ({exc.__class__.__name__})", err=True)
+        sys.exit(1)
+    now = datetime.now(UTC)
+    healthy = [
+        w
+        for w in workers
+        if w.last_heartbeat and (now - w.last_heartbeat.replace(tzinfo=UTC)).total_seconds() < max_age
+    ]
+    if not healthy:
+        click.echo(
+            f"unhealthy: no worker heartbeat in the last {max_age}s ({len(workers)} registered)", err=True
+        )
+        sys.exit(1)
+    click.echo(f"healthy: {len(healthy)} worker(s): " + ", ".join(w.name for w in healthy))
+
+
+@click.command("dev")
+def dev_command() -> None:
+    """Run the whole portal on its embedded defaults (SQLite, bundled Redis, SMTP capture)."""
+    from .devserver import run_dev
+
+    run_dev()
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+def main() -> None:
+    cli = FlaskGroup(
+        create_app=_create_app,
+        add_default_commands=True,
+        load_dotenv=False,
+        help="Portal command line (Flask CLI of the portal app).",
+    )
+    cli.main(prog_name="portal")
+
+
+if __name__ == "__main__":
+    main()

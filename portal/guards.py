@@ -1,0 +1,87 @@
+"""Deny by default: every endpoint needs a login unless it is on this allow-list.
+
+Areas then narrow further by role (`require_area`); finer checks use `roles_required`.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, g, redirect, request, url_for
+from flask_login import current_user
+
+from .hosts import KIND_ADMIN, KIND_AGENCY
+
+# Endpoints anybody may reach (on a known host). Everything else requires a logged-in user.
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "auth.login",
+        "auth.forgot",
+        "auth.reset",
+        "auth.accept_invite",
+        "auth.set_language",
+        "public.health",
+        "public.logo",
+        "public.favicon",
+    }
+)
+
+# Which host kind each blueprint answers on; anything else is a 404 there.
+BLUEPRINT_HOSTS = {
+    "admin": {KIND_ADMIN},
+    "agency": {KIND_AGENCY},
+    "client": {KIND_AGENCY},
+    "auth": {KIND_ADMIN, KIND_AGENCY},
+    "public": {KIND_ADMIN, KIND_AGENCY},
+    "jobs": {KIND_ADMIN, KIND_AGENCY},
+    None: {KIND_ADMIN, KIND_AGENCY},
+}
+
+
+def enforce_route_guard():
+    """Runs before every view: host/blueprint match, then login for non-public endpoints."""
+    if request.endpoint is None:
+        return None  # 404/405 from routing; the error handler answers
+    blueprint = request.blueprint
+    if g.host.kind not in BLUEPRINT_HOSTS.get(blueprint, set()):
+        abort(404)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def require_area(area: str):
+    """Blueprint-level role gate. Wrong role → 404 (the area does not exist for them)."""
+
+    def check():
+        if not current_user.is_authenticated:
+            return None  # enforce_route_guard already redirected non-public endpoints
+        if area == "admin" and not current_user.is_platform_admin:
+            abort(404)
+        if area == "agency" and not current_user.is_agency_staff:
+            abort(404)
+        if area == "client" and g.get("client") is None:
+            abort(404)
+        return None
+
+    return check
+
+
+def roles_required(*roles: str):
+    """View decorator for finer checks inside an area (e.g. only client admins manage users)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            role = current_user.role
+            # Agency staff acting inside a client have full client rights.
+            if role in roles or (g.get("acting_as_client") and "client_admin" in roles):
+                return view(*args, **kwargs)
+            abort(403)
+
+        return wrapped
+
+    return decorator

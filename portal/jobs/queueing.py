@@ -1,0 +1,66 @@
+"""Enqueue after commit: side effects leave the process only once the data they need is committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+_PENDING = "portal_pending_jobs"
+
+
+@dataclass
+class PendingJob:
+    name: str  # registered job name (see runner.JOBS)
+    queue: str
+    job_id: str
+    kwargs: dict = field(default_factory=dict)
+    agency_id: int | None = None
+    client_id: int | None = None
+    timeout: int = 600
+    retries: int = 3
+
+
+def redis_connection() -> Redis:
+    app = current_app
+    conn = app.extensions.get("portal_redis")
+    if conn is None:
+        conn = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url)
+        app.extensions["portal_redis"] = conn
+    return conn
+
+
+def enqueue_after_commit(session: Session, job: PendingJob) -> None:
+    session.info.setdefault(_PENDING, []).append(job)
+
+
+def enqueue_now(job: PendingJob, connection: Redis):
+    queue = Queue(job.queue, connection=connection)
+    return queue.enqueue_call(
+        "portal.jobs.runner.execute",
+        args=(job.name, job.agency_id, job.client_id, job.kwargs),
+        job_id=job.job_id,
+        timeout=job.timeout,
+        retry=Retry(max=job.retries, interval=[10, 60, 300][: job.retries]) if job.retries else None,
+        description=f"{job.name} {job.job_id}",
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_pending(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, [])
+    if not jobs:
+        return
+    conn = redis_connection()
+    for job in jobs:
+        enqueue_now(job, conn)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)

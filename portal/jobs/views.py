@@ -1,0 +1,46 @@
+"""Progress JSON and result downloads for JobRun rows, scoped by the tenant filter like everything else."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, jsonify, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+
+from ..extensions import db
+from ..models import JobRun
+from .progress import status_payload
+
+bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+
+
+def _visible_run(run_id: int, *, with_result: bool = False) -> JobRun:
+    """Agency hosts: the tenant filter scopes the row. The admin host has no JobRun pages of its own."""
+    if g.host.kind != "agency" or not (current_user.is_agency_staff or g.get("client") is not None):
+        abort(404)
+    query = select(JobRun).where(JobRun.id == run_id)
+    if g.get("client") is None:
+        query = query.where(JobRun.client_id.is_(None))  # agency pages show agency-level jobs only
+    if with_result:
+        query = query.options(undefer(JobRun.result_data))
+    run = db.session.scalar(query)
+    if run is None:
+        abort(404)
+    return run
+
+
+@bp.route("/<int:run_id>.json")
+def status(run_id: int):
+    run = _visible_run(run_id)
+    return jsonify(status_payload(run, url_for("jobs.result", run_id=run.id)))
+
+
+@bp.route("/<int:run_id>/result")
+def result(run_id: int):
+    run = _visible_run(run_id, with_result=True)
+    if not run.result_name or run.result_data is None:
+        abort(404)
+    resp = Response(run.result_data, mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{run.result_name}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp

@@ -1,0 +1,39 @@
+"""An agency's end customer account."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..tenancy import AgencyScoped, ClientFiltered
+from .base import AgencyColumn, TZDateTime, utcnow
+
+CLIENT_ACTIVE = "active"
+CLIENT_SUSPENDED = "suspended"
+
+
+class Client(AgencyColumn, AgencyScoped, ClientFiltered, db.Model):
+    __tablename__ = "client"
+    __table_args__ = (UniqueConstraint("agency_id", "slug"),)
+    # Inside a client context only the bound client itself is visible (see tenancy._apply_filter).
+    __client_filter_column__ = "id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16), default=CLIENT_ACTIVE)
+    email_quota_month: Mapped[int] = mapped_column(Integer, default=10000)
+    sms_credits: Mapped[int] = mapped_column(Integer, default=0)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
+    default_region: Mapped[str] = mapped_column(String(2), default="IT")
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == CLIENT_ACTIVE
