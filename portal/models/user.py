@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -34,7 +34,7 @@ class User(AgencyScoped, db.Model):
     __tablename__ = "user"
     __table_args__ = (
         # coalesce makes NULL (platform) agencies collide with each other, as a plain UNIQUE would not.
-        Index("uq_user_agency_email", func.coalesce("agency_id", 0), "email", unique=True),
+        Index("uq_user_agency_email", text("coalesce(agency_id, 0)"), "email", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
