@@ -13,7 +13,6 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(worker_health_command)
-    app.cli.add_command(dev_command)
 
 
 @click.command("seed-demo")
@@ -104,6 +103,9 @@ def main() -> None:
         load_dotenv=False,
         help="Portal command line (Flask CLI of the portal app).",
     )
+    # `dev` prepares the environment (secrets, Redis, SMTP capture) before any app exists, so it lives on
+    # the group itself: FlaskGroup resolves its own commands without loading the app.
+    cli.add_command(dev_command)
     cli.main(prog_name="portal")
 
 

@@ -1,8 +1,0 @@
-from flask import render_template
-
-from . import bp
-
-
-@bp.route("/")
-def dashboard():
-    return render_template("admin/dashboard.html")
