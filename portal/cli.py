@@ -13,6 +13,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(worker_health_command)
+    app.cli.add_command(rotate_keys_command)
 
 
 @click.command("seed-demo")
@@ -80,6 +81,25 @@ def worker_health_command(max_age: int) -> None:
         )
         sys.exit(1)
     click.echo(f"healthy: {len(healthy)} worker(s): " + ", ".join(w.name for w in healthy))
+
+
+@click.command("rotate-keys")
+@with_appcontext
+def rotate_keys_command() -> None:
+    """Re-encrypt every stored secret with the newest key of PORTAL_ENCRYPTION_KEYS."""
+    from sqlalchemy import select
+
+    from .crypto import rotate
+    from .extensions import db
+    from .models import Connection
+    from .tenancy import all_tenants
+
+    with all_tenants():
+        rows = list(db.session.scalars(select(Connection)))
+        for row in rows:
+            row.secrets_encrypted = rotate(row.secrets_encrypted)
+        db.session.commit()
+    click.echo(f"re-encrypted the secrets of {len(rows)} connection(s) with the newest key")
 
 
 @click.command("dev")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, session
+from flask import Flask, current_app, g, session
 from sqlalchemy import select
 
 from ..extensions import db, login_manager
@@ -19,8 +19,14 @@ def init_login(app: Flask) -> None:
 
 def load_user(token: str) -> User | None:
     host = g.get("host")
-    if host is None or session.get("tenant") != host.session_key:
-        return None  # a cookie replayed on another tenant's host is anonymous there
+    if host is None:
+        return None
+    if session.get("tenant") != host.session_key:
+        # A cookie replayed on another tenant's host is anonymous there; leave a trace for the operators.
+        current_app.logger.warning(
+            "session for %r presented on %s: treated as anonymous", session.get("tenant"), host.host
+        )
+        return None
     query = select(User).where(User.session_token == token, User.active.is_(True))
     if host.kind == "admin":
         with all_tenants():

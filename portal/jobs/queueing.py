@@ -35,6 +35,9 @@ def redis_connection() -> Redis:
 
 
 def enqueue_after_commit(session: Session, job: PendingJob) -> None:
+    # Make sure a transaction is open: a rollback of "nothing" would otherwise fire no event and the job
+    # would leave with the next, unrelated commit.
+    session.connection()
     session.info.setdefault(_PENDING, []).append(job)
 
 
@@ -61,6 +64,6 @@ def _flush_pending(session: Session) -> None:
         enqueue_now(job, conn)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction) -> None:
     session.info.pop(_PENDING, None)
