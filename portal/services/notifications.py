@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -66,7 +67,8 @@ def queue_email(*, agency: Agency | None, user: User, template: str, subject: st
         PendingJob(
             name="mail.send_transactional",
             queue=QUEUE_MAIL,
-            job_id=f"mail-{msg['Message-ID'].strip('<>')}",
+            # RQ job ids allow only letters, digits, "_" and "-"; a Message-ID has "." and "@".
+            job_id="mail-" + re.sub(r"[^A-Za-z0-9_-]", "-", msg["Message-ID"].strip("<>")),
             kwargs={"sealed": sealed},
             timeout=60,
             retries=3,
