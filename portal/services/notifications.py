@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid
 
 from flask import current_app, render_template
@@ -61,7 +62,9 @@ def queue_email(*, agency: Agency | None, user: User, template: str, subject: st
         msg["Reply-To"] = brand.support_email
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    sealed = encrypt_json({"raw": msg.as_string(), "mail_from": f"{s.mail_from_localpart}@{domain}"})
+    # CRLF line ends: smtplib sends bytes as they are, and SMTP servers read lines up to CRLF.
+    raw = msg.as_string(policy=SMTP_POLICY)
+    sealed = encrypt_json({"raw": raw, "mail_from": f"{s.mail_from_localpart}@{domain}"})
     enqueue_after_commit(
         db.session,
         PendingJob(
