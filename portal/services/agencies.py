@@ -130,3 +130,26 @@ def verify_domain(*, actor: User, domain: Domain, resolver=lookup_txt) -> bool:
         record("domain.verified", actor=actor, agency_id=domain.agency_id, target=domain.host)
         return True
     return False
+
+
+PROFILE_FIELDS = ("name", "primary_color", "accent_color", "footer_text", "support_email", "default_locale")
+
+
+def update_agency_profile(*, actor: User, agency: Agency, **values) -> None:
+    """Back-office edit of an agency's name and branding basics; the audit row lists what changed."""
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise DomainError(f"Unknown agency settings: {', '.join(sorted(unknown))}.")
+    if "name" in values and not (values["name"] or "").strip():
+        raise DomainError("The agency needs a name.")
+    changed = []
+    for attr, value in values.items():
+        value = (value or "").strip()
+        if getattr(agency, attr) != value:
+            setattr(agency, attr, value)
+            changed.append(attr)
+    if changed:
+        agency.branding_version = (agency.branding_version or 1) + 1
+        record(
+            "agency.updated", actor=actor, agency_id=agency.id, target=agency.slug, fields=", ".join(changed)
+        )

@@ -1,0 +1,118 @@
+"""Back-office forms. Choices are fixed sets or come from the database; nothing else is accepted."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    ColorField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from ..formfields import EmailAddress, HexColour, choices
+from ..i18n import LANGUAGES
+from ..services.connections import TLS_MODES
+
+
+def _languages():
+    return choices(LANGUAGES.items())
+
+
+class AgencyCreateForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    slug = StringField(
+        _l("Short name"),
+        validators=[DataRequired(), Length(max=63)],
+        description=_l(
+            "Lower-case letters, digits and dashes. The portal answers on <short name>.<base domain>."
+        ),
+    )
+    default_locale = SelectField(_l("Default language"), choices=_languages())
+
+
+class AgencyEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    primary_color = ColorField(_l("Primary colour"), validators=[DataRequired(), HexColour()])
+    accent_color = ColorField(_l("Accent colour"), validators=[DataRequired(), HexColour()])
+    footer_text = TextAreaField(_l("Footer text"), validators=[Optional(), Length(max=2000)])
+    support_email = StringField(_l("Support email"), validators=[Optional(), Length(max=254), EmailAddress()])
+    default_locale = SelectField(_l("Default language"), choices=_languages())
+
+
+class DomainForm(FlaskForm):
+    host = StringField(_l("Host name"), validators=[DataRequired(), Length(max=253)])
+
+
+class _ConnectionForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+
+    # Keys of the service's option/secret dictionaries.
+    option_fields: tuple[str, ...] = ()
+    secret_fields: tuple[str, ...] = ()
+
+    def options(self) -> dict:
+        return {key: getattr(self, key).data for key in self.option_fields}
+
+    def secrets(self) -> dict:
+        return {key: getattr(self, key).data or "" for key in self.secret_fields}
+
+
+class SmtpConnectionForm(_ConnectionForm):
+    host = StringField(_l("Host"), validators=[DataRequired(), Length(max=253)])
+    port = IntegerField(_l("Port"), default=587, validators=[DataRequired(), NumberRange(1, 65535)])
+    tls = SelectField(
+        _l("TLS"),
+        default="starttls",
+        choices=choices(zip(TLS_MODES, (_l("None"), _l("STARTTLS"), _l("SSL/TLS")), strict=True)),
+    )
+    username = StringField(_l("Username"), validators=[Optional(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=512)])
+
+    option_fields = ("host", "port", "tls", "username")
+    secret_fields = ("password",)
+
+
+class MailupConnectionForm(_ConnectionForm):
+    client_id = StringField(_l("Client ID"), validators=[DataRequired(), Length(max=200)])
+    client_secret = PasswordField(_l("Client secret"), validators=[Optional(), Length(max=512)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=512)])
+    console_host = StringField(
+        _l("Console host"), default="services.mailup.com", validators=[DataRequired(), Length(max=253)]
+    )
+    no_logo = BooleanField(_l("“NO LOGO” white-label account"), default=True)
+
+    option_fields = ("client_id", "username", "console_host", "no_logo")
+    secret_fields = ("client_secret", "password")
+
+
+class SmsConnectionForm(_ConnectionForm):
+    provider = StringField(_l("Provider"), validators=[DataRequired(), Length(max=120)])
+    api_key = PasswordField(_l("API key"), validators=[Optional(), Length(max=512)])
+
+    option_fields = ("provider",)
+    secret_fields = ("api_key",)
+
+
+CONNECTION_FORMS = {"smtp": SmtpConnectionForm, "mailup": MailupConnectionForm, "sms": SmsConnectionForm}
+
+
+class PlatformUserForm(FlaskForm):
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254), EmailAddress()])
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filters: no CSRF (nothing changes), values outside the choices are rejected."""
+
+    class Meta:
+        csrf = False
+
+    agency = SelectField(_l("Agency"), default="", validate_choice=True)
+    action = SelectField(_l("Action"), default="", validate_choice=True)
