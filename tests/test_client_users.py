@@ -25,7 +25,9 @@ def test_everyone_in_the_client_sees_only_its_users(app, world):
 
 def test_invite_sends_branded_email_with_link_on_canonical_domain(app, world, outbox):
     admin = client_for(app, world, "A1.admin")
-    resp = admin.post("/app/users/invite", {"email": "New.Person@Example.com", "name": "New", "role": "client_editor"})
+    resp = admin.post(
+        "/app/users/invite", {"email": "New.Person@Example.com", "name": "New", "role": "client_editor"}
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/app/users")
     run_jobs(app)
     [msg] = outbox.to("new.person@example.com")

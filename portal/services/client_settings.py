@@ -31,7 +31,9 @@ def time_zones() -> tuple[str, ...]:
 def regions(locale: str = "en") -> tuple[tuple[str, str], ...]:
     """(ISO 3166-1 alpha-2 code, country name in `locale`) sorted by name."""
     names = Locale.parse(locale).territories
-    pairs = [(code, name) for code, name in names.items() if _ALPHA2.match(code) and code not in _NOT_COUNTRIES]
+    pairs = [
+        (code, name) for code, name in names.items() if _ALPHA2.match(code) and code not in _NOT_COUNTRIES
+    ]
     return tuple(sorted(pairs, key=lambda p: p[1].casefold()))
 
 
@@ -39,7 +41,9 @@ def is_region(code: str) -> bool:
     return code in {c for c, _name in regions("en")}
 
 
-def update_client_settings(*, actor: User, client: Client, name: str, timezone: str, default_region: str) -> bool:
+def update_client_settings(
+    *, actor: User, client: Client, name: str, timezone: str, default_region: str
+) -> bool:
     """Apply the changes; returns whether anything changed. Audited as client.settings_updated."""
     name = (name or "").strip()
     default_region = (default_region or "").strip().upper()

@@ -45,9 +45,7 @@ def client_overview(client: Client) -> ClientOverview:
     )
     users = db.session.scalar(select(func.count()).select_from(members)) or 0
     pending = (
-        db.session.scalar(
-            select(func.count()).select_from(members).where(members.c.password_hash.is_(None))
-        )
+        db.session.scalar(select(func.count()).select_from(members).where(members.c.password_hash.is_(None)))
         or 0
     )
     reviewed = db.session.scalar(
