@@ -96,3 +96,26 @@ class Portal:
     def logout(self) -> None:
         self.page.get_by_role("button", name="Sign out").click()
         self.path_is("/login")
+
+
+class Dialogs:
+    """Answers the next window.confirm() and remembers what it asked."""
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.seen: list[tuple[str, str]] = []
+
+    def answer_next(self, accept: bool) -> None:
+        def handle(dialog):
+            self.seen.append((dialog.type, dialog.message))
+            dialog.accept() if accept else dialog.dismiss()
+
+        self.page.once("dialog", handle)
+
+
+class PostRecorder:
+    """Every POST the page sends, to prove a dismissed confirmation sent nothing."""
+
+    def __init__(self, page: Page):
+        self.posts: list[str] = []
+        page.on("request", lambda r: self.posts.append(r.url) if r.method == "POST" else None)
