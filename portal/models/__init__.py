@@ -1,11 +1,14 @@
 """All models, one module per aggregate. Import from here."""
 
 from .agency import AGENCY_ACTIVE, AGENCY_SUSPENDED, Agency, Domain
+from .audience import Contact, Field, MailingList, Segment, Subscription
 from .audit import AuditEvent
 from .client import CLIENT_ACTIVE, CLIENT_SUSPENDED, Client
 from .connection import Connection
 from .jobrun import JobRun
+from .suppression import BlockedAddress, Suppression
 from .token import ActionToken
+from .transfer import ContactImport
 from .user import Membership, User
 
 __all__ = [
@@ -14,6 +17,14 @@ __all__ = [
     "CLIENT_ACTIVE",
     "CLIENT_SUSPENDED",
     "ActionToken",
+    "BlockedAddress",
+    "Contact",
+    "ContactImport",
+    "Field",
+    "MailingList",
+    "Segment",
+    "Subscription",
+    "Suppression",
     "Agency",
     "AuditEvent",
     "Client",

@@ -43,6 +43,8 @@ class JobRun(AgencyColumn, ClientScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    # Downloads (exports, error reports) stop working after this moment.
+    expires_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
     @property
     def is_final(self) -> bool:

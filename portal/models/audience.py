@@ -1,0 +1,107 @@
+"""A client's audience: lists, custom fields, contacts, per-list subscriptions, segments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..tenancy import ClientScoped
+from .base import AgencyColumn, ClientColumn, TZDateTime, utcnow
+
+CHANNEL_EMAIL = "email"
+CHANNEL_SMS = "sms"
+CHANNELS = (CHANNEL_EMAIL, CHANNEL_SMS)
+
+SUB_SUBSCRIBED = "subscribed"
+SUB_UNSUBSCRIBED = "unsubscribed"
+SUB_PENDING = "pending"
+SUB_BOUNCED = "bounced"
+SUB_COMPLAINED = "complained"
+SUB_STATUSES = (SUB_SUBSCRIBED, SUB_UNSUBSCRIBED, SUB_PENDING, SUB_BOUNCED, SUB_COMPLAINED)
+
+FIELD_KINDS = ("text", "number", "date", "boolean", "choice")
+MAX_FIELDS = 39  # maps one-to-one onto MailUp's personal fields 1..39
+
+
+class MailingList(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    __tablename__ = "mailing_list"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    public_name: Mapped[str] = mapped_column(String(120), default="")  # shown on subscription forms
+    default_sender_name: Mapped[str] = mapped_column(String(120), default="")
+    default_sender_email: Mapped[str] = mapped_column(String(254), default="")
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscribed_count: Mapped[int] = mapped_column(Integer, default=0)  # kept up to date by imports/changes
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class Field(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    """A custom contact field. `number` (1..39) is stable for the field's life: exports, the MailUp-style
+    CSV header convention and provider sync refer to it."""
+
+    __tablename__ = "field"
+    __table_args__ = (UniqueConstraint("client_id", "number"), UniqueConstraint("client_id", "key"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(40))  # merge-tag name: first_name
+    label: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(16), default="text")
+    choices: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class Contact(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    """Email and/or E.164 phone plus typed custom values keyed by field key."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        UniqueConstraint("client_id", "email"),
+        UniqueConstraint("client_id", "phone"),
+        Index("ix_contact_client_created", "client_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Subscription(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("list_id", "contact_id", "channel"),
+        Index("ix_subscription_list_status", "list_id", "channel", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_list.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8), default=CHANNEL_EMAIL)
+    status: Mapped[str] = mapped_column(String(16), default=SUB_SUBSCRIBED)
+    consent_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    consent_ip: Mapped[str] = mapped_column(String(64), default="")
+    consent_source: Mapped[str] = mapped_column(String(16), default="manual")  # import/form/api/manual
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Segment(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    """Rules evaluated in SQL: {"match": "all"|"any", "conditions": [{"type": ..., ...}]}."""
+
+    __tablename__ = "segment"
+    __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    rules: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
