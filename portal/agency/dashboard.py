@@ -1,0 +1,20 @@
+"""The agency's overview: figures, latest clients, recent activity."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from . import bp, queries
+from .activity import ACTION_LABELS
+
+
+@bp.route("/")
+def dashboard():
+    return render_template(
+        "agency/dashboard.html",
+        stats=queries.overview(),
+        clients=queries.latest_clients(),
+        events=queries.recent_activity(10),
+        client_names=queries.client_names(),
+        labels=ACTION_LABELS,
+    )
