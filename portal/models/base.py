@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer
+from sqlalchemy import DateTime, ForeignKey, Integer, TypeDecorator
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
@@ -12,25 +12,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class TZDateTime(DateTime):
-    """Timezone-aware datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+class TZDateTime(TypeDecorator):
+    """Timezone-aware datetimes on both SQLite (which drops tzinfo) and PostgreSQL.
 
+    A TypeDecorator, not a DateTime subclass: dialects adapt plain DateTime subclasses to their own type,
+    which skipped the tz re-attachment on SQLite and returned naive values."""
+
+    impl = DateTime
     cache_ok = True
 
     def __init__(self) -> None:
         super().__init__(timezone=True)
 
-    def result_processor(self, dialect, coltype):
-        parent = super().result_processor(dialect, coltype)
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
 
-        def process(value):
-            if parent is not None:
-                value = parent(value)
-            if value is not None and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value
-
-        return process
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class AgencyColumn:
