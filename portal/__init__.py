@@ -63,6 +63,7 @@ def _configure(app: Flask, settings: Settings) -> None:
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
+    from . import dbsetup  # noqa: F401  (registers the SQLite pragmas)
     from .auth.loader import init_login
     from .extensions import babel, csrf, db, limiter, migrate
     from .i18n import select_locale

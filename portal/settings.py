@@ -58,6 +58,7 @@ class Settings:
     mail_from_localpart: str  # transactional mail goes out as <localpart>@<agency canonical domain>
     instance_dir: Path
     capture_dir: Path  # where the local SMTP capture server writes .eml files
+    storage_dir: Path  # uploaded import files (a shared volume when workers run on other machines)
     secure_cookies: bool
     trusted_proxies: int  # number of proxies in front whose X-Forwarded-* headers are trusted
     preferred_scheme: str  # scheme for links in emails ("https" in production)
@@ -92,6 +93,7 @@ class Settings:
             mail_from_localpart=os.environ.get("PORTAL_MAIL_FROM_LOCALPART", "no-reply"),
             instance_dir=instance_dir,
             capture_dir=Path(os.environ.get("PORTAL_CAPTURE_DIR", instance_dir / "outbox")).resolve(),
+            storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
             secure_cookies=secure,
             trusted_proxies=_int("PORTAL_TRUSTED_PROXIES", 0),
             preferred_scheme=os.environ.get("PORTAL_URL_SCHEME", "https" if secure else "http"),

@@ -102,6 +102,7 @@ def settings(workdir, redis_url, smtp_capture) -> Settings:
         embedded_smtp=True,
         instance_dir=workdir / "instance",
         capture_dir=capture_dir,
+        storage_dir=workdir / "storage",
         secure_cookies=False,
         trusted_proxies=0,
         preferred_scheme="https",
