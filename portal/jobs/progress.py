@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..extensions import db
 from ..models import JobRun
@@ -75,6 +75,8 @@ class Progress:
         self.run.result_name = result_name
         self.run.result_data = result_data
         self.run.finished_at = datetime.now(UTC)
+        if result_data is not None:
+            self.run.expires_at = self.run.finished_at + RESULT_TTL
         db.session.commit()
 
     def fail(self, message: str) -> None:
@@ -84,21 +86,54 @@ class Progress:
         db.session.commit()
 
 
-def status_payload(run: JobRun, result_url: str | None) -> dict:
-    percent = round(100 * run.done / run.total) if run.total else (100 if run.is_final else 0)
+LIVE_TTL = 24 * 3600
+RESULT_TTL = timedelta(days=7)
+
+
+def _live_key(run_id: int) -> str:
+    return f"portal:jobrun:{run_id}:live"
+
+
+class LiveProgress:
+    """Progress for jobs that keep one transaction open until the end (imports): the counts go to Redis,
+    so the UI sees them without the job committing half its work."""
+
+    def __init__(self, run_id: int, redis):
+        self.key, self.redis = _live_key(run_id), redis
+
+    def advance(self, done: int, message: str) -> None:
+        self.redis.hset(self.key, mapping={"done": done, "message": message})
+        self.redis.expire(self.key, LIVE_TTL)
+
+    def clear(self) -> None:
+        self.redis.delete(self.key)
+
+
+def live_values(run_id: int, redis) -> dict:
+    raw = redis.hgetall(_live_key(run_id))
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def status_payload(run: JobRun, result_url: str | None, live: dict | None = None) -> dict:
+    if live and not run.is_final:
+        run_done = int(live.get("done", run.done))
+        run_message = live.get("message", run.message)
+    else:
+        run_done, run_message = run.done, run.message
+    percent = min(100, round(100 * run_done / run.total)) if run.total else (100 if run.is_final else 0)
     eta = None
-    if run.started_at and run.done and run.total and not run.is_final:
+    if run.started_at and run_done and run.total and not run.is_final:
         elapsed = (datetime.now(UTC) - run.started_at).total_seconds()
-        eta = round(elapsed / run.done * (run.total - run.done))
+        eta = max(0, round(elapsed / run_done * (run.total - run_done)))
     return {
         "id": run.id,
         "kind": run.kind,
         "state": run.state,
-        "done": run.done,
+        "done": run_done,
         "total": run.total,
         "percent": percent,
         "eta_seconds": eta,
-        "message": run.message,
+        "message": run_message,
         "final": run.is_final,
         "result_url": result_url if run.result_name else None,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, Response, abort, g, jsonify, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -9,7 +11,8 @@ from sqlalchemy.orm import undefer
 
 from ..extensions import db
 from ..models import JobRun
-from .progress import status_payload
+from .progress import live_values, status_payload
+from .queueing import redis_connection
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -32,7 +35,8 @@ def _visible_run(run_id: int, *, with_result: bool = False) -> JobRun:
 @bp.route("/<int:run_id>.json")
 def status(run_id: int):
     run = _visible_run(run_id)
-    return jsonify(status_payload(run, url_for("jobs.result", run_id=run.id)))
+    live = None if run.is_final else live_values(run.id, redis_connection())
+    return jsonify(status_payload(run, url_for("jobs.result", run_id=run.id), live))
 
 
 @bp.route("/<int:run_id>/result")
@@ -40,6 +44,8 @@ def result(run_id: int):
     run = _visible_run(run_id, with_result=True)
     if not run.result_name or run.result_data is None:
         abort(404)
+    if run.expires_at is not None and run.expires_at < datetime.now(UTC):
+        abort(410)  # download links expire (RESULT_TTL after the job finished)
     resp = Response(run.result_data, mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="{run.result_name}"'
     resp.headers["Cache-Control"] = "private, no-store"
