@@ -220,3 +220,30 @@ def test_smtp_check_reports_refused_connections(app, world):
     )
     with app.test_request_context(), pytest.raises(DomainError, match="ConnectionRefusedError"):
         service.check_smtp(conn, timeout=2)
+
+
+def test_agency_activity_never_names_the_provider(app, world):
+    admin = client_for(app, world, "admin")
+    ag2 = world.agency_ids["AG2"]
+    resp = admin.post(
+        f"/admin/agencies/{ag2}/connections/new/mailup",
+        {
+            "name": "Main email",
+            "client_id": "abc",
+            "client_secret": "s",
+            "username": "m1",
+            "password": "p",
+            "console_host": "services.mailup.com",
+            "no_logo": "y",
+        },
+    )
+    assert resp.status_code == 302
+    [conn] = _connections(app)
+    edit = f"/admin/agencies/{ag2}/connections/{conn.id}/edit"
+    form = {"name": "Main email", "client_id": "abc", "username": "m2", "console_host": "services.mailup.com"}
+    assert admin.post(edit, form).status_code == 302
+    for event in _audit(app):
+        assert "mailup" not in json.dumps([event.action, event.target, event.details]).lower()
+    owner = client_for(app, world, "AG2.owner")
+    page = owner.get("/agency/activity").get_data(as_text=True)
+    assert "mailup" not in page.lower()

@@ -37,6 +37,11 @@ SECRET_KEYS = {
 }
 
 
+# Connection events land in the agency's own activity log and CSV export: they must not name the provider
+# behind the white label (agencies never see "MailUp"), so the audit uses neutral labels.
+AUDIT_KIND = {KIND_SMTP: "smtp", KIND_MAILUP: "email-api", KIND_SMS: "sms"}
+
+
 class FieldError(DomainError):
     """A validation error about one input; `field` names it so a form can show it next to the input."""
 
@@ -154,7 +159,7 @@ def create_connection(
     )
     db.session.add(connection)
     db.session.flush()
-    record("connection.created", actor=actor, agency_id=agency.id, target=f"{kind}:{name}")
+    record("connection.created", actor=actor, agency_id=agency.id, target=name, kind=AUDIT_KIND[kind])
     return connection
 
 
@@ -182,7 +187,8 @@ def update_connection(
             "connection.updated",
             actor=actor,
             agency_id=connection.agency_id,
-            target=f"{connection.kind}:{connection.name}",
+            target=connection.name,
+            kind=AUDIT_KIND[connection.kind],
             settings=", ".join(changed) or "-",
             secrets=", ".join(changed_secrets) or "-",
         )
@@ -205,7 +211,8 @@ def delete_connection(*, actor: User, connection: Connection) -> None:
         "connection.deleted",
         actor=actor,
         agency_id=connection.agency_id,
-        target=f"{connection.kind}:{connection.name}",
+        target=connection.name,
+        kind=AUDIT_KIND[connection.kind],
     )
     db.session.delete(connection)
 
@@ -249,7 +256,8 @@ def run_connection_test(*, actor: User, connection: Connection) -> tuple[bool, s
         "connection.tested",
         actor=actor,
         agency_id=connection.agency_id,
-        target=f"{connection.kind}:{connection.name}",
+        target=connection.name,
+        kind=AUDIT_KIND[connection.kind],
         ok="yes" if ok else "no",
     )
     return ok, message
