@@ -14,6 +14,9 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(worker_health_command)
     app.cli.add_command(rotate_keys_command)
+    from .cli_contacts import contacts_cli
+
+    app.cli.add_command(contacts_cli)
 
 
 @click.command("seed-demo")

@@ -20,6 +20,7 @@ def start_job(
     actor_id: int | None,
     kwargs: dict | None = None,
     timeout: int = 600,
+    enqueue: bool = True,
 ) -> JobRun:
     """Create the JobRun and enqueue its RQ job after commit, with an id derived from the row."""
     run = JobRun(
@@ -33,6 +34,8 @@ def start_job(
     db.session.add(run)
     db.session.flush()
     run.rq_job_id = f"jobrun-{run.id}"
+    if not enqueue:  # run in this process by the caller (command line)
+        return run
     enqueue_after_commit(
         db.session,
         PendingJob(

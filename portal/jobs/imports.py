@@ -1,0 +1,12 @@
+"""The contact import job: ids in, the import service does the work."""
+
+from __future__ import annotations
+
+from ..services.imports import run_import
+from .runner import register
+
+
+@register("imports.run")
+def run(job_run_id: int, import_id: int) -> dict | None:
+    outcome = run_import(import_id, job_run_id)
+    return outcome.as_dict() if outcome else None
