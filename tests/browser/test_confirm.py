@@ -40,3 +40,30 @@ def test_suspending_an_agency_asks_first(page, live_server, world, problems, scr
     problems.expect("404")
     resp = page.goto(live_server.url(world.hosts["AG2"], "/login"))
     assert resp.status == 404
+
+
+def test_suspending_a_client_asks_first(page, live_server, world, screenshot):
+    portal = Portal(page, live_server, world.hosts["AG1"])
+    portal.login(world.users["AG1.owner"])
+    portal.goto(f"/agency/clients/{world.client_ids['A2']}")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text("active")
+    danger = page.locator(".danger-zone")
+    dialogs, posts = Dialogs(page), PostRecorder(page)
+
+    dialogs.answer_next(accept=False)
+    danger.get_by_role("button", name="Suspend").click()
+    assert dialogs.seen == [("confirm", "Suspend Client A2? Its users are signed out at once.")]
+    assert posts.posts == []
+    page.reload()
+    expect(heading).to_contain_text("active")
+
+    dialogs.answer_next(accept=True)
+    danger.get_by_role("button", name="Suspend").click()
+    expect(portal.flashes).to_contain_text(["Client A2 is suspended"])
+    expect(heading).to_contain_text("suspended")
+    expect(danger.get_by_role("button", name="Reactivate")).to_be_visible()
+    assert len(posts.posts) == 1 and posts.posts[0].endswith(
+        f"/agency/clients/{world.client_ids['A2']}/suspend"
+    )
+    screenshot("client-suspended")
