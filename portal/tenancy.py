@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.sql import visitors
 
 
 class TenantError(RuntimeError):
@@ -114,7 +115,15 @@ def _mapped_subclasses(base: type) -> list[type]:
 
 
 def _scoped_mappers(state: ORMExecuteState) -> list[type]:
-    return [m.class_ for m in state.all_mappers if issubclass(m.class_, AgencyScoped)]
+    found = [m.class_ for m in state.all_mappers if issubclass(m.class_, AgencyScoped)]
+    if found:
+        return found
+    # `all_mappers` misses entities that appear only in FROM (`select(func.count()).select_from(User)`)
+    # or inside a subquery (Flask-SQLAlchemy's paginate count): look for their tables in the statement.
+    tables = {cls.__table__: cls for cls in _mapped_subclasses(AgencyScoped) if hasattr(cls, "__table__")}
+    return list(
+        {tables[el] for el in visitors.iterate(state.statement) if isinstance(el, Table) and el in tables}
+    )
 
 
 def _apply_filter(state: ORMExecuteState) -> None:
