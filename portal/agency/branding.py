@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -33,6 +34,7 @@ def _upload(field) -> bytes | None:
 @roles_required(ROLE_AGENCY_OWNER)
 def branding():
     agency = g.agency
+    get_locale()  # settle this request's language before the default language may change under it
     form = BrandingForm(obj=agency)
     if form.validate_on_submit():
         if _save(form, agency):

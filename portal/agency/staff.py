@@ -21,13 +21,16 @@ def _actor():
 
 
 def _staff_or_404(staff_id: int):
-    """A member of this agency's staff; client users and other agencies' people are a 404 here."""
+    """A member of this agency's staff; client users and other agencies' people are a 404 here. Only then
+    the role check (403), so another tenant's ids look exactly like missing ones."""
     try:
         user = user_service.get_user(staff_id)
     except NotFound:
         abort(404)
     if user.membership is None or user.membership.client_id is not None:
         abort(404)
+    if current_user.role != ROLE_AGENCY_OWNER:
+        abort(403)
     return user
 
 
@@ -80,7 +83,6 @@ def invite_staff():
 
 
 @bp.route("/staff/<int:staff_id>/role", methods=["POST"])
-@roles_required(ROLE_AGENCY_OWNER)
 def change_staff_role(staff_id: int):
     user = _staff_or_404(staff_id)
     form = StaffRoleForm(prefix=f"role-{user.id}")
@@ -103,13 +105,11 @@ def change_staff_role(staff_id: int):
 
 
 @bp.route("/staff/<int:staff_id>/deactivate", methods=["POST"])
-@roles_required(ROLE_AGENCY_OWNER)
 def deactivate_staff(staff_id: int):
     return _set_active(staff_id, active=False)
 
 
 @bp.route("/staff/<int:staff_id>/reactivate", methods=["POST"])
-@roles_required(ROLE_AGENCY_OWNER)
 def reactivate_staff(staff_id: int):
     return _set_active(staff_id, active=True)
 
@@ -131,7 +131,6 @@ def _set_active(staff_id: int, *, active: bool):
 
 
 @bp.route("/staff/<int:staff_id>/resend", methods=["POST"])
-@roles_required(ROLE_AGENCY_OWNER)
 def resend_staff_invite(staff_id: int):
     user = _staff_or_404(staff_id)
     if user.password_hash is not None:
