@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import abort, current_app, g, request, session
 from flask_login import current_user, logout_user
 from sqlalchemy import select
+from werkzeug.exceptions import BadHost
 
 from .extensions import db
 from .hosts import KIND_AGENCY, resolve
@@ -30,7 +31,8 @@ def _now() -> float:
 def resolve_host_and_tenant():
     settings = current_app.config["PORTAL_SETTINGS"]
     host = resolve(request.host, settings.admin_host)
-    if host is None:
+    if host is None or isinstance(request.routing_exception, BadHost):
+        # BadHost: Werkzeug could not even build a URL adapter for this Host; treat it as unknown.
         g.host = None
         abort(404)
     g.host = host

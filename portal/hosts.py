@@ -32,7 +32,9 @@ def normalise_host(raw: str | None) -> str:
         host, _, port = host.rpartition(":")
         if not port.isdigit():
             raise BadHost("bad port")
-    host = host.rstrip(".").lower()
+    # One trailing dot is the fully-qualified form of the same name; more is malformed (and Werkzeug's
+    # URL adapter cannot be built for it, which broke the error page with a 500).
+    host = host.removesuffix(".").lower()
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
