@@ -17,7 +17,9 @@ _ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Local part: dot-atom, no leading/trailing/double dots. Domain: at least two labels, alphabetic TLD.
 _FAST = re.compile(rf"^{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+[a-z]{{2,63}}$")
-_SPECIAL = tuple(SPECIAL_USE_DOMAIN_NAMES)
+# email-validator's special-use names are all single labels: checking the last label is enough.
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+assert all("." not in name for name in _SPECIAL), "special-use names changed shape; revisit _fast_ok"
 
 
 class InvalidAddress(ValueError):
@@ -43,13 +45,9 @@ def _fast_ok(address: str) -> bool:
     local, _, domain = address.rpartition("@")
     if len(local) > 64 or len(domain) > 253:
         return False
-    if domain.startswith("xn--") or ".xn--" in domain:
+    if "xn--" in domain:
         return False  # punycode: let email-validator decode and check it
-    last = domain.rsplit(".", 1)[-1]
-    for special in _SPECIAL:
-        if domain == special or domain.endswith("." + special) or last == special:
-            return False
-    return True
+    return domain[domain.rfind(".") + 1 :] not in _SPECIAL
 
 
 def normalise_phone(raw: str, default_region: str) -> str:

@@ -171,15 +171,10 @@ def sniff(path: Path) -> Dialect:
     return Dialect(encoding, detect_delimiter(text))
 
 
-@dataclass(frozen=True)
-class Row:
-    line: int  # 1-based physical line where the record starts in the original file
-    values: list[str] | None  # None when the record itself is broken
-    error: str | None = None
-
-
-def read_rows(path: Path, dialect: Dialect) -> Iterator[Row]:
-    """Yield every record with its starting line number; broken records come back with an error."""
+def read_rows(path: Path, dialect: Dialect) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """Yield (line, values, error) for every record; `line` is the 1-based physical line where the record
+    starts in the original file; broken records come with values None and the error. Tuples, not objects:
+    this runs once per row of million-row files."""
     with path.open("r", encoding=dialect.encoding, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar='"', doublequote=True, strict=False)
         line = 1
@@ -189,23 +184,23 @@ def read_rows(path: Path, dialect: Dialect) -> Iterator[Row]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield Row(line, None, f"unreadable record ({exc})")
+                yield line, None, f"unreadable record ({exc})"
                 line = reader.line_num + 1
                 continue
             start, line = line, reader.line_num + 1
-            if not values or all(not v.strip() for v in values):
+            if not values or (len(values) == 1 and not values[0].strip()):
                 continue  # blank line
             if len(values) > MAX_COLUMNS:
-                yield Row(start, None, f"too many columns ({len(values)}, at most {MAX_COLUMNS})")
+                yield start, None, f"too many columns ({len(values)}, at most {MAX_COLUMNS})"
                 continue
-            yield Row(start, values)
+            yield start, values, None
 
 
 def preview(path: Path, dialect: Dialect, rows: int = 10) -> list[list[str]]:
     out: list[list[str]] = []
-    for row in read_rows(path, dialect):
-        if row.values is not None:
-            out.append(row.values)
+    for _line, values, _error in read_rows(path, dialect):
+        if values is not None:
+            out.append(values)
         if len(out) >= rows:
             break
     return out
@@ -220,7 +215,6 @@ def text_source(text: str, workdir: Path) -> Path:
 
 __all__ = [
     "Dialect",
-    "Row",
     "SourceError",
     "SourceFile",
     "preview",
