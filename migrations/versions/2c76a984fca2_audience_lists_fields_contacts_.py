@@ -6,9 +6,8 @@ Create Date: 2026-11-27 09:16:54.143077
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "2c76a984fca2"
