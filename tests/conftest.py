@@ -40,6 +40,11 @@ def workdir():
 def redis_url(workdir):
     url = os.environ.get("TEST_REDIS_URL")
     if url:
+        # Parallel workers share that server: each takes its own database number (gw0 → n, gw1 → n-1, …).
+        worker = _worker()
+        if worker.startswith("gw"):
+            base, _, db_number = url.rpartition("/")
+            url = f"{base}/{max(int(db_number or 0) - int(worker[2:]), 0)}"
         yield url
         return
     proc, url = start_redis_on_free_port(workdir / "redis")
