@@ -94,10 +94,24 @@ def _register_lifecycle(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .agency import bp as agency_bp
+    from .audience import bp as audience_bp
     from .auth import bp as auth_bp
     from .client import bp as client_bp
     from .jobs.views import bp as jobs_bp
     from .public import bp as public_bp
+    from .suppressions import bp as suppressions_bp
+    from .transfers import bp as transfers_bp
 
-    for bp in (public_bp, auth_bp, admin_bp, agency_bp, client_bp, jobs_bp):
+    blueprints = (
+        public_bp,
+        auth_bp,
+        admin_bp,
+        agency_bp,
+        client_bp,
+        audience_bp,
+        transfers_bp,
+        suppressions_bp,
+        jobs_bp,
+    )
+    for bp in blueprints:
         app.register_blueprint(bp)

@@ -1,0 +1,10 @@
+"""The client's suppression list: search, add, remove, export (inside the client area)."""
+
+from flask import Blueprint
+
+from ..guards import require_area
+
+bp = Blueprint("suppressions", __name__, url_prefix="/app")
+bp.before_request(require_area("client"))
+
+from . import views  # noqa: E402,F401
