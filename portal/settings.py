@@ -66,7 +66,7 @@ class Settings:
     testing: bool = False
     login_rate_limit: str = "10/minute"
     reset_rate_limit: str = "5/hour"
-    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 100 * 1024 * 1024  # a 1M-row contact CSV is about 65 MB
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -98,7 +98,7 @@ class Settings:
             trusted_proxies=_int("PORTAL_TRUSTED_PROXIES", 0),
             preferred_scheme=os.environ.get("PORTAL_URL_SCHEME", "https" if secure else "http"),
             public_port=os.environ.get("PORTAL_PUBLIC_PORT", ""),
-            max_upload_bytes=_int("PORTAL_MAX_UPLOAD_BYTES", 5 * 1024 * 1024),
+            max_upload_bytes=_int("PORTAL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
         )
         settings = replace(settings, **overrides)
         settings.validate()

@@ -52,7 +52,7 @@ def _fast_ok(address: str) -> bool:
 
 def normalise_phone(raw: str, default_region: str) -> str:
     """E.164 form (`+393471234567`) or InvalidAddress. `00` international prefixes are understood."""
-    candidate = raw.strip()
+    candidate = raw.strip().removeprefix("'")  # our exports quote cells starting with "+" against formulas
     if not candidate:
         raise InvalidAddress("empty phone number")
     if candidate.startswith("00"):

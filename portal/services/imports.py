@@ -64,6 +64,21 @@ def get_import(import_id: int) -> ContactImport:
     return imp
 
 
+def import_page(page: int = 1, per_page: int = 25):
+    """The client's imports, newest first (the tenant filter scopes the rows)."""
+    query = select(ContactImport).order_by(ContactImport.id.desc())
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def user_names(user_ids) -> dict[int, str]:
+    """Who started imports: name (or email) by user id, for history tables."""
+    ids = {i for i in user_ids if i}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))
+    return {uid: name or email for uid, name, email in rows}
+
+
 def create_import(*, actor: User | None, client: Client, stream: BinaryIO, filename: str) -> ContactImport:
     """Store the upload under a server-chosen name and read its shape (encoding, delimiter, header)."""
     stored_name = secrets.token_hex(16) + ".upload"
@@ -96,7 +111,10 @@ def create_import(*, actor: User | None, client: Client, stream: BinaryIO, filen
     except SourceError as exc:
         target.unlink(missing_ok=True)
         raise DomainError(str(exc)) from exc
-    header = rows[0] if rows else []
+    if not rows:
+        target.unlink(missing_ok=True)
+        raise DomainError(f"{display}: no readable row (every record is broken or has too many columns).")
+    header = rows[0]
     imp.encoding, imp.delimiter, imp.notes = dialect.encoding, dialect.delimiter, notes
     imp.has_header = _looks_like_header(header)
     imp.columns = (
