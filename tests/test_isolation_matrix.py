@@ -141,6 +141,19 @@ def make_targets(app, world) -> Targets:
         )
         db.session.add_all([conn, custom, client_run, agency_run, event, token])
         db.session.flush()
+        from portal.models import ContactImport  # the transfers blueprint's routes take <import_id>
+
+        contact_import = ContactImport(
+            agency_id=ag1,
+            client_id=a1,
+            status="done",
+            source_name="a1-contacts.csv",
+            stored_name="matrix.upload",
+            sha256="0" * 64,
+            errors_csv=b"file,line,column,value,reason\r\n",
+        )
+        db.session.add(contact_import)
+        db.session.flush()
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
             select(Membership.id).where(Membership.user_id == world.user_ids["A1.editor"])
@@ -155,6 +168,7 @@ def make_targets(app, world) -> Targets:
             "staff_id": [world.user_ids["AG1.staff"]],
             "member_id": users,
             "membership_id": [membership],
+            "import_id": [contact_import.id],
             "run_id": runs,
             "job_id": [*runs, client_run.rq_job_id, agency_run.rq_job_id],  # admin RQ pages use RQ ids
             "jobrun_id": runs,
