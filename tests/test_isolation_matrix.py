@@ -22,12 +22,21 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
 from portal.extensions import db
-from portal.models import ActionToken, AuditEvent, Connection, Domain, JobRun, Membership
+from portal.models import (
+    ActionToken,
+    AuditEvent,
+    BlockedAddress,
+    Connection,
+    Domain,
+    JobRun,
+    Membership,
+    Suppression,
+)
 from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from
 
-AREAS = ("admin", "agency", "client", "jobs")
+AREAS = ("admin", "agency", "client", "jobs", "audience")
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
 # state change actually happen (and the snapshot catches it).
@@ -139,7 +148,16 @@ def make_targets(app, world) -> Targets:
             token_hash="m" * 64,
             expires_at=datetime.now(UTC) + timedelta(days=1),
         )
-        db.session.add_all([conn, custom, client_run, agency_run, event, token])
+        suppressed = Suppression(
+            agency_id=ag1,
+            client_id=a1,
+            channel="email",
+            address="gone@a1.test",
+            reason="manual",
+            source="manual",
+        )
+        blocked = BlockedAddress(agency_id=ag1, channel="email", address="abuse@ag1.test", reason="abuse")
+        db.session.add_all([conn, custom, client_run, agency_run, event, token, suppressed, blocked])
         db.session.flush()
         from portal.models import ContactImport  # the transfers blueprint's routes take <import_id>
 
@@ -154,6 +172,7 @@ def make_targets(app, world) -> Targets:
         )
         db.session.add(contact_import)
         db.session.flush()
+        audience = _audience_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
             select(Membership.id).where(Membership.user_id == world.user_ids["A1.editor"])
@@ -177,11 +196,40 @@ def make_targets(app, world) -> Targets:
             "event_id": [event.id],
             "audit_id": [event.id],
             "token_id": [token.id],
+            "entry_id": [suppressed.id],
+            "blocked_id": [blocked.id],
+            **audience,
             # Not ids, but path arguments of area routes: one valid value each.
             "kind": ["smtp"],
             "message_id": ["matrix-message.eml"],
         }
     return Targets(ids)
+
+
+def _audience_targets(ag1: int, a1: int) -> dict[str, list]:
+    """A1's list (with a subscribed contact), custom field and segment, for the audience routes."""
+    from portal.models import Contact, Field, MailingList, Segment, Subscription
+
+    lst = MailingList(agency_id=ag1, client_id=a1, name="A1 list", subscribed_count=1)
+    field = Field(agency_id=ag1, client_id=a1, number=1, key="city", label="City", kind="text", choices=[])
+    contact = Contact(agency_id=ag1, client_id=a1, email="member@a1.test", fields={"city": "Milano"})
+    db.session.add_all([lst, field, contact])
+    db.session.flush()
+    db.session.add(Subscription(agency_id=ag1, client_id=a1, list_id=lst.id, contact_id=contact.id))
+    segment = Segment(
+        agency_id=ag1,
+        client_id=a1,
+        name="A1 segment",
+        rules={"match": "all", "conditions": [{"type": "list", "list_id": lst.id, "status": "subscribed"}]},
+    )
+    db.session.add(segment)
+    db.session.flush()
+    return {
+        "list_id": [lst.id],
+        "field_id": [field.id],
+        "contact_id": [contact.id],
+        "segment_id": [segment.id],
+    }
 
 
 # --- database snapshot ----------------------------------------------------------------------------
