@@ -53,9 +53,6 @@ def upgrade():
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["agency_id"], ["agency.id"], name=op.f("fk_contact_agency_id_agency"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
             ["client_id"], ["client.id"], name=op.f("fk_contact_client_id_client"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact")),
@@ -65,7 +62,6 @@ def upgrade():
     with op.batch_alter_table("contact", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contact_agency_id"), ["agency_id"], unique=False)
         batch_op.create_index("ix_contact_client_created", ["client_id", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contact_client_id"), ["client_id"], unique=False)
 
     op.create_table(
         "field",
@@ -244,12 +240,6 @@ def upgrade():
         sa.Column("agency_id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["agency_id"], ["agency.id"], name=op.f("fk_subscription_agency_id_agency"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["client_id"], ["client.id"], name=op.f("fk_subscription_client_id_client"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contact.id"],
             name=op.f("fk_subscription_contact_id_contact"),
@@ -268,7 +258,6 @@ def upgrade():
     )
     with op.batch_alter_table("subscription", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_subscription_agency_id"), ["agency_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_subscription_client_id"), ["client_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_subscription_contact_id"), ["contact_id"], unique=False)
         batch_op.create_index("ix_subscription_list_status", ["list_id", "channel", "status"], unique=False)
 
@@ -286,7 +275,6 @@ def downgrade():
     with op.batch_alter_table("subscription", schema=None) as batch_op:
         batch_op.drop_index("ix_subscription_list_status")
         batch_op.drop_index(batch_op.f("ix_subscription_contact_id"))
-        batch_op.drop_index(batch_op.f("ix_subscription_client_id"))
         batch_op.drop_index(batch_op.f("ix_subscription_agency_id"))
 
     op.drop_table("subscription")
@@ -318,7 +306,6 @@ def downgrade():
 
     op.drop_table("field")
     with op.batch_alter_table("contact", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contact_client_id"))
         batch_op.drop_index("ix_contact_client_created")
         batch_op.drop_index(batch_op.f("ix_contact_agency_id"))
 

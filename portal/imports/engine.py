@@ -315,33 +315,35 @@ def _apply(
         f"AND ({taken_by_other} OR {earlier_claim})"
     )
 
-    # 3. Match stored contacts: by email, else by phone. Two rows reaching one contact: the first wins.
-    # Two statements, not one with OR: each can use the (client_id, email) / (client_id, phone) indexes.
-    def match() -> None:
+    # 3. Match stored contacts: by email, else by phone. Joins (UPDATE … FROM), not correlated subqueries:
+    #    only matched rows are written, and PostgreSQL can hash-join. Two statements, not one with OR, so
+    #    each can use the (client_id, email) / (client_id, phone) unique index.
+    def match(mark_new: bool) -> None:
+        flag = ", is_new = 1" if mark_new else ""
         q(
-            "UPDATE import_stage SET contact_id = (SELECT c.id FROM contact c WHERE c.client_id = :cid "
-            "AND c.email = import_stage.email) WHERE contact_id IS NULL AND email IS NOT NULL"
+            f"UPDATE import_stage SET contact_id = c.id{flag} FROM contact c WHERE import_stage.contact_id IS NULL "
+            "AND import_stage.email IS NOT NULL AND c.client_id = :cid AND c.email = import_stage.email"
         )
         q(
-            "UPDATE import_stage SET contact_id = (SELECT c.id FROM contact c WHERE c.client_id = :cid "
-            "AND c.phone = import_stage.phone) WHERE contact_id IS NULL AND email IS NULL"
+            f"UPDATE import_stage SET contact_id = c.id{flag} FROM contact c WHERE import_stage.contact_id IS NULL "
+            "AND import_stage.email IS NULL AND c.client_id = :cid AND c.phone = import_stage.phone"
         )
 
-    match()
+    match(mark_new=False)
     out.duplicates += q(
         "DELETE FROM import_stage WHERE contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM import_stage s2 "
         "WHERE s2.contact_id = import_stage.contact_id AND s2.line < import_stage.line)"
     ).rowcount
     matched = q("SELECT count(*) FROM import_stage WHERE contact_id IS NOT NULL").scalar_one()
 
-    # 4. New contacts.
-    q("UPDATE import_stage SET is_new = 1 WHERE contact_id IS NULL")
+    # 4. New contacts: the rows still unmatched. Matching again afterwards marks them new.
     clean = "jsonb_strip_nulls(fields::jsonb)::json" if pg else "json_patch('{}', fields)"
     out.created = q(
         "INSERT INTO contact (agency_id, client_id, email, phone, fields, created_at, updated_at) "
-        f"SELECT :aid, :cid, email, phone, {clean}, :now, :now FROM import_stage WHERE is_new = 1 ORDER BY line"
+        f"SELECT :aid, :cid, email, phone, {clean}, :now, :now FROM import_stage WHERE contact_id IS NULL "
+        "ORDER BY line"
     ).rowcount
-    match()
+    match(mark_new=True)
 
     # 5. Existing contacts: merge the file's values into the stored ones; count real changes only.
     if options.update_existing:

@@ -59,8 +59,13 @@ class Field(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
-class Contact(AgencyColumn, ClientColumn, ClientScoped, db.Model):
-    """Email and/or E.164 phone plus typed custom values keyed by field key."""
+class Contact(ClientScoped, db.Model):
+    """Email and/or E.164 phone plus typed custom values keyed by field key.
+
+    High-volume table (millions of rows per client, filled by set-based imports): the tenant columns carry
+    no foreign key of their own beyond client_id (whose cascade removes a deleted client's contacts), and
+    client_id is indexed through the (client_id, …) indexes rather than a separate one. Every foreign-key
+    check and index is paid once per imported row."""
 
     __tablename__ = "contact"
     __table_args__ = (
@@ -70,6 +75,8 @@ class Contact(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), nullable=False)
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -77,7 +84,10 @@ class Contact(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class Subscription(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+class Subscription(ClientScoped, db.Model):
+    """High-volume like Contact: integrity comes from the list and contact foreign keys (both cascade);
+    the tenant columns are plain indexed copies for the filter."""
+
     __tablename__ = "subscription"
     __table_args__ = (
         UniqueConstraint("list_id", "contact_id", "channel"),
@@ -85,6 +95,8 @@ class Subscription(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    client_id: Mapped[int] = mapped_column(Integer, nullable=False)
     list_id: Mapped[int] = mapped_column(ForeignKey("mailing_list.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8), default=CHANNEL_EMAIL)
