@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, BlockedAddress, Client, Suppression, User
+from portal.models import AuditEvent, BlockedAddress, Client, JobRun, Suppression, User
 from portal.services import suppression as supp
 from portal.tenancy import all_tenants, bind_tenant
 
-from .support import ADMIN_HOST, client_for
+from .support import ADMIN_HOST, client_for, run_jobs
 
 
 def _seed(
@@ -66,7 +66,11 @@ def test_list_page_for_each_role(app, world, key):
     assert 'data-testid="chart"' in page and "<svg" in page
     writer = key != "A1.viewer"
     assert ('href="/app/suppression/add"' in page) is writer
-    assert ("/app/suppression/export.csv" in page) is writer
+    assert ('data-testid="export-job"' in page) is writer
+    assert "/app/suppression/export.csv" not in page  # the direct download is offered for filtered views
+    if writer:
+        filtered = _text(http.get("/app/suppression?reason=hard_bounce"))
+        assert "/app/suppression/export.csv?reason=hard_bounce" in filtered
     # Only client admins see a remove link, and only on the unprotected entry.
     assert len(re.findall(r"/app/suppression/\d+/remove", page)) == (1 if key == "A1.admin" else 0)
     assert "mailup" not in page.lower()
@@ -410,3 +414,19 @@ def test_admin_manages_platform_entries_only(app, world):
 def test_agency_staff_cannot_reach_admin_suppression(app, world):
     http = client_for(app, world, "AG1.owner")
     assert http.get("/admin/suppression").status_code == 404
+
+
+def test_whole_list_export_button_starts_the_export_job(app, world):
+    _seed(app, world)
+    http = client_for(app, world, "A1.editor")
+    page = _text(http.get("/app/suppression"))
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*data-testid="export-job">', page)
+    assert form and 'name="source" value="suppression"' in page
+    resp = http.post(form.group(1), {"source": "suppression"}, csrf_path="/app/suppression")
+    assert resp.status_code == 302 and "/app/exports/" in resp.headers["Location"]
+    run_jobs(app)
+    with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A1"]):
+        run = db.session.scalar(select(JobRun).order_by(JobRun.id.desc()))
+        assert run.state == "done"
+        body = run.result_data.decode("utf-8-sig")
+        assert "anna@example.com" in body and "hb@example.com" in body
