@@ -5,6 +5,7 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install translations chromium dev test lint fmt
@@ -50,7 +51,7 @@ dev: install ## Run the whole product locally (embedded Redis + SMTP capture) on
 	$(BIN)/portal dev
 
 test: install chromium ## Run the test suite (extra pytest options: PYTEST_ARGS='-k foo -x')
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## Check style: ruff check + ruff format --check
 	$(BIN)/ruff check .

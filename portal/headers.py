@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, g
+from flask import Response, current_app, g
 
 
 def make_nonce() -> None:
@@ -27,6 +27,9 @@ def apply_security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if current_app.config["PORTAL_SETTINGS"].secure_cookies:
+        # Production runs on HTTPS only (that is what secure cookies say): browsers must never downgrade.
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if response.mimetype == "text/html":
         # Pages differ per user and per tenant: never let a shared cache keep them.
         response.headers.setdefault("Cache-Control", "no-store")

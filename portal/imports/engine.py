@@ -387,7 +387,7 @@ def _apply(
             )
         q(
             "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
-            "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid",
+            "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
             lid=list_id,
         )
 
