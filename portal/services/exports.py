@@ -58,7 +58,7 @@ def segments_available() -> bool:
         from . import segments  # noqa: F401
     except ImportError:
         return False
-    return hasattr(segments, "segment_query")
+    return hasattr(segments, "segment_condition")
 
 
 def export_sources(client: Client) -> list[tuple[str, str, str]]:
@@ -138,10 +138,20 @@ class _Writer:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
 
     def row(self, values) -> None:
-        self.writer.writerow([safe_cell(_text(v)) for v in values])
+        self.writer.writerow([_safe(_text(v)) for v in values])
 
     def data(self) -> bytes:
         return self.buffer.getvalue().encode("utf-8-sig")  # BOM: spreadsheets read UTF-8 correctly
+
+
+# A separator (or line break) inside a cell, then a formula character: a spreadsheet that splits the line on
+# another separator than ours (`;` in Italian Excel) would start a new cell with a formula there.
+_BREAKOUT = re.compile(r"""([,;\t\r\n|][\s"]*)(?=[=+\-@＝＋－＠])""")
+
+
+def _safe(text: str) -> str:
+    """safe_cell (a risky first character gets a quote), plus a quote after every breakout separator."""
+    return safe_cell(_BREAKOUT.sub(r"\1'", text))
 
 
 def _text(value) -> str:
@@ -214,17 +224,16 @@ def _write_list(progress: Progress, list_id: int) -> tuple[bytes, int]:
 
 
 def _write_segment(progress: Progress, client: Client, segment: Segment) -> tuple[bytes, int]:
-    from .segments import segment_query
+    from .segments import segment_condition
 
-    matching = segment_query(client, segment.rules or {})
-    ids = select(matching.subquery().c.id)  # works for select(Contact) and select(Contact.id) alike
-    total = db.session.scalar(select(func.count()).select_from(Contact).where(Contact.id.in_(ids)))
+    matching = segment_condition(client, segment.rules or {})
+    total = db.session.scalar(select(func.count()).select_from(Contact).where(matching))
     progress.begin(total, "Exporting the segment…")
     fields = _fields()
     out = _Writer()
     out.row(["email", "phone", *(label for _k, label in fields)])
     done = 0
-    for rows in _contact_batches(Contact.id.in_(ids)):
+    for rows in _contact_batches(matching):
         for _cid, email, phone, values in rows:
             values = values or {}
             out.row([email, phone, *(values.get(key) for key, _l in fields)])
