@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import phonenumbers
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, text
 
 from ..extensions import db
@@ -26,6 +25,7 @@ from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_STATUSES, SUB_SUBS
 from . import DomainError, NotFound
 from . import fields as field_service
 from .audit import record
+from .i18n_safe import _
 from .lists import refresh_counts
 from .suppression import suppression_reason
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from ..extensions import db
@@ -12,6 +11,7 @@ from ..models import Client, MailingList, Subscription, User
 from ..models.audience import SUB_STATUSES, SUB_SUBSCRIBED
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ Rules: {"match": "all"|"any", "conditions": [...]} with conditions
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select, true
 
 from ..extensions import db
@@ -21,6 +20,7 @@ from ..models.audience import SUB_STATUSES, SUB_SUBSCRIBED
 from . import DomainError, NotFound
 from .audit import record
 from .contacts import field_equals, field_value, spec_of
+from .i18n_safe import _
 
 MAX_CONDITIONS = 30
 SAMPLE_SIZE = 10
