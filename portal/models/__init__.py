@@ -3,6 +3,7 @@
 from .agency import AGENCY_ACTIVE, AGENCY_SUSPENDED, Agency, Domain
 from .audience import Contact, Field, MailingList, Segment, Subscription
 from .audit import AuditEvent
+from .campaign import Campaign, Delivery, Event, ImageAsset, SenderDomain, SenderIdentity
 from .client import CLIENT_ACTIVE, CLIENT_SUSPENDED, Client
 from .connection import Connection
 from .jobrun import JobRun
@@ -18,6 +19,12 @@ __all__ = [
     "CLIENT_SUSPENDED",
     "ActionToken",
     "BlockedAddress",
+    "Campaign",
+    "Delivery",
+    "Event",
+    "ImageAsset",
+    "SenderDomain",
+    "SenderIdentity",
     "Contact",
     "ContactImport",
     "Field",
