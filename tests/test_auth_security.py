@@ -400,7 +400,16 @@ def test_language_switch_next_never_leaves_the_host(app, world, payload):
 
 # --- D24 CSRF -------------------------------------------------------------------------------------
 
-AREA_CALLER = {"admin": "admin", "agency": "AG1.owner", "client": "A1.admin", "jobs": "A1.admin"}
+AREA_CALLER = {
+    "admin": "admin",
+    "agency": "AG1.owner",
+    "client": "A1.admin",
+    "jobs": "A1.admin",
+    # Client-area feature blueprints (the isolation matrix's AREAS) use the client's admin too.
+    "audience": "A1.admin",
+    "transfers": "A1.admin",
+    "suppressions": "A1.admin",
+}
 
 
 def _no_token_post(hc: HostClient, path: str, **kw):
