@@ -51,7 +51,12 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
 
     ensure_redis(current_app.config["PORTAL_SETTINGS"])
     set_app(current_app._get_current_object())  # one app per worker process, reused by every job
-    worker = Worker(list(queues or QUEUES), connection=redis_connection())
+    connection = redis_connection()
+    if not burst:
+        from .jobs.ticker import start_ticker
+
+        start_ticker(connection)  # periodic maintenance (sweeper) with ids derived from the time window
+    worker = Worker(list(queues or QUEUES), connection=connection)
     worker.work(burst=burst, with_scheduler=True)
 
 

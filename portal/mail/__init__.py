@@ -1,0 +1,1 @@
+"""Building campaign email: merge tags, CSS inlining, tracking, headers, DKIM."""

@@ -1,0 +1,371 @@
+"""The send worker loop: claim a batch with a lease, re-check suppression, render, sign, hand over, mark sent.
+
+A row is marked sent in its own short transaction right after the relay accepted the message, so a killed
+worker loses at most the message in flight: its row's lease expires, the sweeper puts it back, and it is
+sent again only if it had not been confirmed — the unavoidable at-least-once window is one message wide.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, text, update
+
+from ..crypto import decrypt_json
+from ..extensions import db
+from ..links import agency_base_url
+from ..mail import tokens
+from ..mail.build import SIGNED_HEADERS, Envelope, build
+from ..mail.dkim import Signer
+from ..mail.render import Links, Prepared, html_to_text, prepare, render
+from ..models import Agency, Campaign, Client, Connection, Event, SenderDomain, SenderIdentity
+from ..models.campaign import (
+    CAMPAIGN_SENDING,
+    CAMPAIGN_SENT,
+    DELIVERY_FAILED,
+    DELIVERY_SENT,
+    DELIVERY_SKIPPED,
+)
+from ..services import suppression as suppression_svc
+from ..tenancy import all_tenants
+from .smtp import PermanentFailure, RelayConfig, SmtpRelay, TemporaryFailure
+
+BATCH = 100
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class CampaignContext:
+    campaign_id: int
+    client_id: int
+    agency_id: int
+    prepared: Prepared
+    envelope: Envelope
+    signer: Signer | None
+    base_url: str
+    track_opens: bool
+    list_ids: list[int]
+    relay_key: str
+
+
+_contexts: dict[tuple[int, str], CampaignContext] = {}
+_relays: dict[str, SmtpRelay] = {}  # one reused connection per relay per worker process
+
+
+def _context(campaign: Campaign) -> CampaignContext:
+    key = (campaign.id, campaign.updated_at.isoformat() if campaign.updated_at else "")
+    if key not in _contexts:
+        _contexts.clear()  # one campaign at a time per worker is the common case; keep memory flat
+        _contexts[key] = _build_context(campaign)
+    return _contexts[key]
+
+
+def _build_context(campaign: Campaign) -> CampaignContext:
+    client = db.session.scalar(select(Client).where(Client.id == campaign.client_id))
+    with all_tenants():
+        agency = db.session.get(Agency, campaign.agency_id)
+    sender = db.session.scalar(select(SenderIdentity).where(SenderIdentity.id == campaign.sender_id))
+    domain = db.session.scalar(select(SenderDomain).where(SenderDomain.id == sender.domain_id))
+    settings = current_app.config["PORTAL_SETTINGS"]
+    text_part = (
+        campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
+    )
+    prepared = prepare(campaign.subject, campaign.html, text_part, track_clicks=campaign.track_clicks)
+    canonical = agency.canonical_domain.host
+    signer = Signer(
+        domain.domain, domain.dkim_selector, decrypt_json(domain.dkim_private_key)["pem"], SIGNED_HEADERS
+    )
+    envelope = Envelope(
+        from_name=sender.name,
+        from_email=sender.email,
+        reply_to=campaign.reply_to or sender.reply_to,
+        list_id=f"{client.slug}.{canonical}",
+        list_name=client.name,
+        message_domain=canonical,
+        bounce_domain=settings.bounce_domain,
+    )
+    _relays.setdefault(_relay_key(client), _relay_for(client))
+    return CampaignContext(
+        campaign_id=campaign.id,
+        client_id=client.id,
+        agency_id=agency.id,
+        prepared=prepared,
+        envelope=envelope,
+        signer=signer,
+        base_url=agency_base_url(agency),
+        track_opens=campaign.track_opens,
+        list_ids=[int(i) for i in (campaign.audience or {}).get("lists", [])],
+        relay_key=_relay_key(client),
+    )
+
+
+def _relay_key(client: Client) -> str:
+    return f"connection-{client.connection_id}" if client.connection_id else "platform"
+
+
+def _relay_for(client: Client) -> SmtpRelay:
+    from ..jobs.queueing import redis_connection
+    from .ratelimit import TokenBucket
+
+    settings = current_app.config["PORTAL_SETTINGS"]
+    if client.connection_id:
+        conn = db.session.scalar(select(Connection).where(Connection.id == client.connection_id))
+        if conn is None or conn.kind != "smtp":
+            raise TemporaryFailure("this account's delivery connection cannot send campaigns yet")
+        opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
+        config = RelayConfig(
+            host=opts.get("host", ""),
+            port=int(opts.get("port", 587)),
+            tls=opts.get("tls", "starttls"),
+            username=opts.get("username", ""),
+            password=secret.get("password", ""),
+            rate_per_s=float(opts.get("rate_per_second", 0) or 0),
+            key=_relay_key(client),
+        )
+    else:
+        config = RelayConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            tls=settings.smtp_tls,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            key="platform",
+        )
+    bucket = TokenBucket(redis_connection(), config.key, config.rate_per_s) if config.rate_per_s else None
+    return SmtpRelay(config, bucket)
+
+
+def _claim(campaign_id: int, pg: bool) -> tuple[str, list[tuple[int, int, str]]]:
+    token = secrets.token_hex(8)
+    lock = " FOR UPDATE SKIP LOCKED" if pg else ""
+    rows = db.session.execute(
+        text(
+            "UPDATE delivery SET status = 'claimed', claim_token = :tok, lease_until = :lease, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM delivery WHERE campaign_id = :cid AND status = 'pending' ORDER BY id "
+            f"LIMIT :n{lock}) RETURNING id, contact_id, email"
+        ),
+        {"tok": token, "lease": datetime.now(UTC) + LEASE, "cid": campaign_id, "n": BATCH},
+    ).all()
+    db.session.commit()
+    return token, [(r[0], r[1], r[2]) for r in rows]
+
+
+def _still_allowed(ctx: CampaignContext, rows: list[tuple[int, int, str]]) -> set[int]:
+    """Delivery ids that may still go out: suppression and unsubscribes are checked at send time."""
+    ids = [r[0] for r in rows]
+    params = {f"d{i}": d for i, d in enumerate(ids)}
+    marks = ", ".join(f":{k}" for k in params)
+    list_check = ""
+    if ctx.list_ids:
+        lists = ", ".join(str(int(x)) for x in ctx.list_ids)
+        list_check = (
+            " AND EXISTS (SELECT 1 FROM subscription s WHERE s.client_id = :cl AND s.contact_id = d.contact_id "
+            f"AND s.list_id IN ({lists}) AND s.channel = 'email' AND s.status = 'subscribed')"
+        )
+    allowed = db.session.execute(
+        text(
+            f"SELECT d.id FROM delivery d WHERE d.client_id = :cl AND d.id IN ({marks}) "
+            "AND d.email NOT IN (SELECT address FROM suppression WHERE client_id = :cl AND channel = 'email') "
+            "AND d.email NOT IN (SELECT address FROM blocked_address WHERE (agency_id = :ag OR agency_id IS NULL) "
+            f"AND channel = 'email'){list_check}"
+        ),
+        {"cl": ctx.client_id, "ag": ctx.agency_id, **params},
+    ).scalars()
+    return set(allowed)
+
+
+def _values(client_id: int, contact_ids: list[int]) -> dict[int, dict]:
+    params = {f"c{i}": c for i, c in enumerate(contact_ids)}
+    marks = ", ".join(f":{k}" for k in params)
+    rows = db.session.execute(
+        text(f"SELECT id, email, phone, fields FROM contact WHERE client_id = :cl AND id IN ({marks})"),
+        {"cl": client_id, **params},
+    ).all()
+    out = {}
+    for cid, email, phone, fields in rows:
+        values = fields if isinstance(fields, dict) else (_json(fields) or {})
+        out[cid] = {**values, "email": email, "phone": phone or ""}
+    return out
+
+
+def _json(raw):
+    import json
+
+    return json.loads(raw) if raw else None
+
+
+def _links(ctx: CampaignContext, delivery_id: int) -> Links:
+    base = ctx.base_url
+    unsub = tokens.make("unsubscribe", delivery_id)
+    return Links(
+        unsubscribe_url=f"{base}/u/{unsub}",
+        preferences_url=f"{base}/p/{tokens.make('preferences', delivery_id)}",
+        view_url=f"{base}/v/{tokens.make('view', delivery_id)}",
+        open_url=f"{base}/o/{tokens.make('open', delivery_id)}.gif" if ctx.track_opens else None,
+        click_base=f"{base}/c/{tokens.make('click', delivery_id)}",
+    )
+
+
+def send_batches(campaign_id: int) -> int:
+    """Claim and send until nothing is left, the campaign stops being 'sending', or the relay fails."""
+    pg = db.engine.dialect.name == "postgresql"
+    sent = 0
+    while True:
+        campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+        if campaign is None or campaign.status != CAMPAIGN_SENDING:
+            return sent  # paused, cancelled, or another tenant's id: nothing to do
+        ctx = _context(campaign)
+        token, rows = _claim(campaign_id, pg)
+        if not rows:
+            finish_if_done(campaign_id)
+            db.session.commit()
+            return sent
+        sent += _send_rows(ctx, token, rows, pg)
+
+
+def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
+    allowed = _still_allowed(ctx, rows)
+    skipped = [r[0] for r in rows if r[0] not in allowed]
+    if skipped:
+        _mark(skipped, token, DELIVERY_SKIPPED, error="suppressed or unsubscribed before sending")
+    values = _values(ctx.client_id, [r[1] for r in rows if r[0] in allowed])
+    relay = _relays[ctx.relay_key]
+    sent = 0
+    for delivery_id, contact_id, email in rows:
+        if delivery_id not in allowed:
+            continue
+        links = _links(ctx, delivery_id)
+        subject, html, text_part = render(ctx.prepared, values.get(contact_id, {"email": email}), links)
+        send_id = tokens.make("send", delivery_id)
+        raw = build(
+            ctx.envelope,
+            to=email,
+            subject=subject,
+            html=html,
+            text=text_part,
+            send_id=send_id,
+            unsubscribe_url=links.unsubscribe_url,
+            unsubscribe_mailto=f"unsubscribe+{tokens.make('unsubscribe', delivery_id)}@{ctx.envelope.bounce_domain}",
+            signer=ctx.signer,
+        )
+        verp = f"b+{tokens.make('bounce', delivery_id)}@{ctx.envelope.bounce_domain}"
+        try:
+            answer = relay.send(verp, email, raw)
+        except PermanentFailure as exc:
+            _mark([delivery_id], token, DELIVERY_FAILED, error=str(exc)[:500])
+            _synchronous_bounce(ctx, delivery_id, contact_id, email, exc)
+            continue
+        except TemporaryFailure as exc:
+            _release(token, str(exc))
+            raise  # RQ retries the job with backoff; the sweeper covers a lost job
+        _mark([delivery_id], token, DELIVERY_SENT, answer=answer, pg=pg)
+        sent += 1
+    return sent
+
+
+def _mark(
+    ids: list[int], token: str, status: str, *, error: str = "", answer: str = "", pg: bool = False
+) -> None:
+    if pg:
+        # Worker crashes lose nothing committed; only a database crash could lose the last few marks.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    values = {"status": status, "lease_until": None}
+    if status == DELIVERY_SENT:
+        values.update(sent_at=datetime.now(UTC), provider_message_id=answer)
+    if error:
+        values["error"] = error
+    from ..models import Delivery
+
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.claim_token == token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _release(token: str, reason: str) -> None:
+    """Give unsent rows of this claim back (attempts already counted); too many attempts → failed."""
+    from ..models import Delivery
+
+    db.session.rollback()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.claim_token == token, Delivery.status == "claimed", Delivery.attempts >= MAX_ATTEMPTS)
+        .values(status=DELIVERY_FAILED, error=reason[:500], lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.claim_token == token, Delivery.status == "claimed")
+        .values(status="pending", claim_token=None, lease_until=None, error=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _synchronous_bounce(
+    ctx: CampaignContext, delivery_id: int, contact_id: int, email: str, exc: PermanentFailure
+) -> None:
+    """A 5xx from our own relay at RCPT/DATA is a bounce we learn at once: record it like a DSN."""
+    from ..inbound.classify import classify_status
+
+    status_code = _enhanced_code(exc.detail) or f"{exc.code // 100}.0.0"
+    bounce_class = classify_status(status_code)
+    db.session.add(
+        Event(
+            agency_id=ctx.agency_id,
+            client_id=ctx.client_id,
+            campaign_id=ctx.campaign_id,
+            delivery_id=delivery_id,
+            contact_id=contact_id,
+            kind="bounce",
+            bounce_class=bounce_class,
+            status_code=status_code,
+            detail=exc.detail[:500],
+            provider_event_id=f"smtp-sync:{delivery_id}",
+        )
+    )
+    if bounce_class == "hard":
+        client = db.session.scalar(select(Client).where(Client.id == ctx.client_id))
+        suppression_svc.add(
+            actor=None,
+            client=client,
+            channel="email",
+            raw_address=email,
+            reason="hard_bounce",
+            source="bounce",
+        )
+    db.session.commit()
+
+
+def _enhanced_code(detail: str) -> str:
+    import re
+
+    m = re.search(r"\b([245]\.\d{1,3}\.\d{1,3})\b", detail)
+    return m.group(1) if m else ""
+
+
+def finish_if_done(campaign_id: int) -> bool:
+    """sending → sent once no row is pending or claimed (conditional: only one worker wins)."""
+    left = db.session.execute(
+        text("SELECT count(*) FROM delivery WHERE campaign_id = :c AND status IN ('pending', 'claimed')"),
+        {"c": campaign_id},
+    ).scalar_one()
+    if left:
+        return False
+    from ..models import Campaign as C
+
+    return bool(
+        db.session.execute(
+            update(C)
+            .where(C.id == campaign_id, C.status == CAMPAIGN_SENDING)
+            .values(status=CAMPAIGN_SENT, finished_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )

@@ -1,0 +1,229 @@
+"""Starting, pausing, resuming and cancelling a send. Services: flush, never commit; jobs leave after commit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..jobs import QUEUE_SENDS
+from ..jobs.queueing import PendingJob, enqueue_after_commit
+from ..models import Campaign, Client, Delivery, SenderDomain, SenderIdentity, User
+from ..models.campaign import (
+    CAMPAIGN_CANCELLED,
+    CAMPAIGN_DRAFT,
+    CAMPAIGN_PAUSED,
+    CAMPAIGN_SCHEDULED,
+    CAMPAIGN_SENDING,
+    DELIVERY_PENDING,
+    DELIVERY_SKIPPED,
+)
+from ..services import DomainError
+from ..services.audit import record
+from .audience import materialise
+
+PARALLEL_JOBS = 2  # send jobs per campaign; more workers simply find nothing left to claim
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def emails_used_this_month(client: Client) -> int:
+    """Messages of campaigns started this month (pending ones included: they are committed to go out)."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(
+                Delivery.client_id == client.id,
+                Campaign.started_at >= month_start(),
+                Delivery.status != DELIVERY_SKIPPED,
+            )
+        )
+        or 0
+    )
+
+
+def ready_to_send(campaign: Campaign) -> None:
+    """Everything a send needs, checked before anything changes. Messages say what to fix."""
+    problems = []
+    if not campaign.subject.strip():
+        problems.append("a subject")
+    if not campaign.html.strip() and not campaign.text.strip():
+        problems.append("some content")
+    if not (campaign.audience or {}).get("lists") and not (campaign.audience or {}).get("segments"):
+        problems.append("an audience (a list or a segment)")
+    sender = (
+        db.session.scalar(select(SenderIdentity).where(SenderIdentity.id == campaign.sender_id))
+        if campaign.sender_id
+        else None
+    )
+    if sender is None:
+        problems.append("a sender")
+    else:
+        domain = db.session.scalar(select(SenderDomain).where(SenderDomain.id == sender.domain_id))
+        if domain is None or domain.verified_at is None:
+            raise DomainError(
+                f"The sender domain of {sender.email} is not verified yet: publish its DNS records "
+                "and check them on the Senders page."
+            )
+    if problems:
+        raise DomainError("Before sending, the campaign needs " + ", ".join(problems) + ".")
+
+
+def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
+    """draft/scheduled → sending exactly once, audience materialised, jobs queued after commit.
+
+    The conditional UPDATE is the lock: of two concurrent requests only one sees a row change."""
+    if not client.is_active:
+        raise DomainError("This account is suspended; sending is not possible.")
+    ready_to_send(campaign)
+    now = datetime.now(UTC)
+    moved = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_((CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED)))
+        .values(status=CAMPAIGN_SENDING, started_at=now, message="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise DomainError("This campaign is already being sent.")
+    recipients = materialise(client, campaign)
+    used = emails_used_this_month(client) - recipients
+    if used + recipients > client.email_quota_month:
+        left = max(client.email_quota_month - used, 0)
+        raise DomainError(
+            f"This campaign has {recipients:,} recipients but only {left:,} of the {client.email_quota_month:,} "
+            "emails of this month are left. Ask your agency to raise the quota, or narrow the audience."
+        )
+    if recipients == 0:
+        raise DomainError(
+            "Nobody in this audience can receive email (everyone is unsubscribed or suppressed)."
+        )
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id)
+        .values(recipients=recipients)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(campaign)
+    queue_send_jobs(campaign, generation=f"start{int(now.timestamp())}")
+    record(
+        "campaign.started",
+        actor=actor,
+        agency_id=client.agency_id,
+        client_id=client.id,
+        target=campaign.name,
+        recipients=recipients,
+    )
+    return recipients
+
+
+def queue_send_jobs(campaign: Campaign, generation: str) -> None:
+    for n in range(PARALLEL_JOBS):
+        enqueue_after_commit(
+            db.session,
+            PendingJob(
+                name="sending.send_batches",
+                queue=QUEUE_SENDS,
+                job_id=f"send-{campaign.id}-{generation}-{n}",
+                agency_id=campaign.agency_id,
+                client_id=campaign.client_id,
+                kwargs={"campaign_id": campaign.id},
+                timeout=6 * 3600,
+                retries=3,
+            ),
+        )
+
+
+def schedule(*, actor: User, campaign: Campaign, when: datetime) -> None:
+    if campaign.status not in (CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED):
+        raise DomainError("Only a draft can be scheduled.")
+    if when <= datetime.now(UTC):
+        raise DomainError("Choose a time in the future.")
+    ready_to_send(campaign)
+    campaign.status, campaign.scheduled_at = CAMPAIGN_SCHEDULED, when
+    record(
+        "campaign.scheduled",
+        actor=actor,
+        agency_id=campaign.agency_id,
+        client_id=campaign.client_id,
+        target=campaign.name,
+        at=when.isoformat(),
+    )
+
+
+def unschedule(*, actor: User, campaign: Campaign) -> None:
+    if campaign.status != CAMPAIGN_SCHEDULED:
+        raise DomainError("This campaign is not scheduled.")
+    campaign.status, campaign.scheduled_at = CAMPAIGN_DRAFT, None
+    record(
+        "campaign.unscheduled",
+        actor=actor,
+        agency_id=campaign.agency_id,
+        client_id=campaign.client_id,
+        target=campaign.name,
+    )
+
+
+def pause(*, actor: User | None, campaign: Campaign, reason: str = "") -> None:
+    """Workers see the status before each claim and stop; rows already handed to the relay stay sent."""
+    moved = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == CAMPAIGN_SENDING)
+        .values(status=CAMPAIGN_PAUSED, message=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise DomainError("Only a campaign that is sending can be paused.")
+    db.session.refresh(campaign)
+    record(
+        "campaign.paused",
+        actor=actor,
+        agency_id=campaign.agency_id,
+        client_id=campaign.client_id,
+        target=campaign.name,
+        reason=reason,
+    )
+
+
+def resume(*, actor: User, campaign: Campaign) -> None:
+    moved = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status == CAMPAIGN_PAUSED)
+        .values(status=CAMPAIGN_SENDING, message="")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise DomainError("Only a paused campaign can be resumed.")
+    db.session.refresh(campaign)
+    queue_send_jobs(campaign, generation=f"resume{int(datetime.now(UTC).timestamp())}")
+    record(
+        "campaign.resumed",
+        actor=actor,
+        agency_id=campaign.agency_id,
+        client_id=campaign.client_id,
+        target=campaign.name,
+    )
+
+
+def cancel(*, actor: User, campaign: Campaign) -> None:
+    if campaign.status not in (CAMPAIGN_SCHEDULED, CAMPAIGN_SENDING, CAMPAIGN_PAUSED):
+        raise DomainError("Only a scheduled, sending or paused campaign can be cancelled.")
+    campaign.status, campaign.finished_at = CAMPAIGN_CANCELLED, datetime.now(UTC)
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DELIVERY_PENDING)
+        .values(status=DELIVERY_SKIPPED, error="campaign cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    record(
+        "campaign.cancelled",
+        actor=actor,
+        agency_id=campaign.agency_id,
+        client_id=campaign.client_id,
+        target=campaign.name,
+    )
