@@ -244,6 +244,8 @@ def test_csv_export_content_and_formula_safety(app, world):
     assert resp.headers["Content-Disposition"].startswith("attachment;")
     body = resp.get_data(as_text=True)
     assert "mailup" not in body.lower()
+    listing = _text(http.get("/app/suppression"))
+    assert "mailup" not in listing.lower() and "Delivery provider" in listing
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
     assert rows[0] == ["address", "channel", "reason", "source", "note", "added_at_utc", "added_by"]
     by_address = {r[0]: r for r in rows[1:]}
