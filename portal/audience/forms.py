@@ -100,9 +100,13 @@ def contact_form_class(fields):
 def _input_for(f):
     label = f.label
     if f.kind == "boolean":
-        return SelectField(label, choices=choices([("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]), default="")
+        return SelectField(
+            label, choices=choices([("", "—"), ("yes", _l("Yes")), ("no", _l("No"))]), default=""
+        )
     if f.kind == "choice":
-        return SelectField(label, choices=choices([("", "—")] + [(c, c) for c in f.choices or []]), default="")
+        return SelectField(
+            label, choices=choices([("", "—")] + [(c, c) for c in f.choices or []]), default=""
+        )
     if f.kind == "date":
         return DateField(label, validators=[Optional()])
     return StringField(label, validators=[Length(max=1000)])
