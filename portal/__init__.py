@@ -96,9 +96,12 @@ def _register_blueprints(app: Flask) -> None:
     from .agency import bp as agency_bp
     from .audience import bp as audience_bp
     from .auth import bp as auth_bp
+    from .campaigns import bp as campaigns_bp
     from .client import bp as client_bp
     from .jobs.views import bp as jobs_bp
+    from .mailpublic import bp as mailpublic_bp
     from .public import bp as public_bp
+    from .reports import bp as reports_bp
     from .suppressions import bp as suppressions_bp
     from .transfers import bp as transfers_bp
 
@@ -111,6 +114,9 @@ def _register_blueprints(app: Flask) -> None:
         audience_bp,
         transfers_bp,
         suppressions_bp,
+        campaigns_bp,
+        reports_bp,
+        mailpublic_bp,
         jobs_bp,
     )
     for bp in blueprints:

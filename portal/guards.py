@@ -24,6 +24,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "public.health",
         "public.logo",
         "public.favicon",
+        # Reached from campaign email by recipients, who have no account: each checks an HMAC token.
+        "mailpublic.unsubscribe",
     }
 )
 
@@ -35,6 +37,9 @@ BLUEPRINT_HOSTS = {
     "audience": {KIND_AGENCY},
     "transfers": {KIND_AGENCY},
     "suppressions": {KIND_AGENCY},
+    "campaigns": {KIND_AGENCY},
+    "reports": {KIND_AGENCY},
+    "mailpublic": {KIND_AGENCY},
     "auth": {KIND_ADMIN, KIND_AGENCY},
     "public": {KIND_ADMIN, KIND_AGENCY},
     "jobs": {KIND_ADMIN, KIND_AGENCY},
