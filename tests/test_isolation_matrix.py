@@ -36,7 +36,7 @@ from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from
 
-AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions")
+AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers")
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
 # state change actually happen (and the snapshot catches it).
