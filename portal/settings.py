@@ -60,6 +60,7 @@ class Settings:
     capture_dir: Path  # where the local SMTP capture server writes .eml files
     storage_dir: Path  # uploaded import files (a shared volume when workers run on other machines)
     bounce_domain: str  # VERP return paths and the inbound bounce/complaint server's domain
+    send_lease_seconds: int  # a claimed delivery not confirmed within this time goes back to pending
     secure_cookies: bool
     trusted_proxies: int  # number of proxies in front whose X-Forwarded-* headers are trusted
     preferred_scheme: str  # scheme for links in emails ("https" in production)
@@ -95,6 +96,7 @@ class Settings:
             instance_dir=instance_dir,
             capture_dir=Path(os.environ.get("PORTAL_CAPTURE_DIR", instance_dir / "outbox")).resolve(),
             storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
+            send_lease_seconds=_int("PORTAL_SEND_LEASE_SECONDS", 300),
             bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "")
             or "bounces." + os.environ.get("PORTAL_BASE_DOMAIN", "localhost").strip().lower().rstrip("."),
             secure_cookies=secure,

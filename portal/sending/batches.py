@@ -34,7 +34,6 @@ from ..tenancy import all_tenants
 from .smtp import PermanentFailure, RelayConfig, SmtpRelay, TemporaryFailure
 
 BATCH = 100
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 
 
@@ -139,6 +138,10 @@ def _relay_for(client: Client) -> SmtpRelay:
     return SmtpRelay(config, bucket)
 
 
+def _lease() -> timedelta:
+    return timedelta(seconds=current_app.config["PORTAL_SETTINGS"].send_lease_seconds)
+
+
 def _claim(campaign_id: int, pg: bool) -> tuple[str, list[tuple[int, int, str]]]:
     token = secrets.token_hex(8)
     lock = " FOR UPDATE SKIP LOCKED" if pg else ""
@@ -148,7 +151,7 @@ def _claim(campaign_id: int, pg: bool) -> tuple[str, list[tuple[int, int, str]]]
             "WHERE id IN (SELECT id FROM delivery WHERE campaign_id = :cid AND status = 'pending' ORDER BY id "
             f"LIMIT :n{lock}) RETURNING id, contact_id, email"
         ),
-        {"tok": token, "lease": datetime.now(UTC) + LEASE, "cid": campaign_id, "n": BATCH},
+        {"tok": token, "lease": datetime.now(UTC) + _lease(), "cid": campaign_id, "n": BATCH},
     ).all()
     db.session.commit()
     return token, [(r[0], r[1], r[2]) for r in rows]
