@@ -26,6 +26,11 @@ PUBLIC_ENDPOINTS = frozenset(
         "public.favicon",
         # Reached from campaign email by recipients, who have no account: each checks an HMAC token.
         "mailpublic.unsubscribe",
+        "mailpublic.preferences",
+        "mailpublic.open_pixel",
+        "mailpublic.click",
+        "mailpublic.view",
+        "mailpublic.image",
     }
 )
 
@@ -93,3 +98,12 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+def client_role() -> str | None:
+    """The effective role inside the bound client: agency staff acting as the client count as its admins."""
+    from .models.user import ROLE_CLIENT_ADMIN
+
+    if g.get("acting_as_client"):
+        return ROLE_CLIENT_ADMIN
+    return current_user.role if current_user.is_authenticated else None

@@ -67,6 +67,21 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
 
     @app.context_processor
+    def inject_client_role():
+        """One answer for every client-area page (nav and buttons) on what the user may do there."""
+        if g.get("client") is None:
+            return {}
+        from .guards import client_role
+        from .models.user import ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR
+
+        role = client_role()
+        return {
+            "client_role": role,
+            "can_admin": role == ROLE_CLIENT_ADMIN,
+            "can_write": role in (ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR),
+        }
+
+    @app.context_processor
     def inject():
         return {
             "brand": current_brand(),

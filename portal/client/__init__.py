@@ -1,9 +1,8 @@
 """The client area: a client's own users, or agency staff acting inside the client."""
 
-from flask import Blueprint, g
-from flask_login import current_user
+from flask import Blueprint
 
-from ..guards import require_area
+from ..guards import client_role, require_area
 from ..models.user import ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR
 
 bp = Blueprint("client", __name__, url_prefix="/app")
@@ -13,18 +12,7 @@ bp.before_request(require_area("client"))
 ADMINS = (ROLE_CLIENT_ADMIN,)
 WRITERS = (ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR)
 
-
-def client_role() -> str | None:
-    """The effective role in the bound client: agency staff acting as the client count as its admins."""
-    if g.get("acting_as_client"):
-        return ROLE_CLIENT_ADMIN
-    return current_user.role if current_user.is_authenticated else None
-
-
-@bp.context_processor
-def _inject_role():
-    role = client_role()
-    return {"client_role": role, "can_admin": role in ADMINS, "can_write": role in WRITERS}
+__all__ = ["ADMINS", "WRITERS", "bp", "client_role"]
 
 
 from . import activity, settings, users, views  # noqa: E402,F401
