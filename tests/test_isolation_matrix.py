@@ -36,7 +36,7 @@ from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from
 
-AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers")
+AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers", "reports")
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
 # state change actually happen (and the snapshot catches it).
@@ -173,6 +173,7 @@ def make_targets(app, world) -> Targets:
         db.session.add(contact_import)
         db.session.flush()
         audience = _audience_targets(ag1, a1)
+        reported = _report_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
             select(Membership.id).where(Membership.user_id == world.user_ids["A1.editor"])
@@ -199,6 +200,7 @@ def make_targets(app, world) -> Targets:
             "entry_id": [suppressed.id],
             "blocked_id": [blocked.id],
             **audience,
+            **reported,
             # Not ids, but path arguments of area routes: one valid value each.
             "kind": ["smtp"],
             "message_id": ["matrix-message.eml"],
@@ -230,6 +232,22 @@ def _audience_targets(ag1: int, a1: int) -> dict[str, list]:
         "contact_id": [contact.id],
         "segment_id": [segment.id],
     }
+
+
+def _report_targets(ag1: int, a1: int) -> dict[str, list]:
+    """An A1 campaign that has started sending (the reports routes take <campaign_id>)."""
+    from portal.models import Campaign
+
+    campaign = Campaign(
+        agency_id=ag1,
+        client_id=a1,
+        name="A1 report",
+        status="sent",
+        started_at=datetime.now(UTC) - timedelta(hours=1),
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    return {"campaign_id": [campaign.id]}
 
 
 # --- database snapshot ----------------------------------------------------------------------------
