@@ -40,7 +40,7 @@
         backgroundColor: colour,
         borderWidth: 2,
         pointRadius: 0,
-        tension: 0.25
+        tension: 0
       };
     }
     canvas.chart = new window.Chart(canvas, {
