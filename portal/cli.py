@@ -17,6 +17,9 @@ def register(app: Flask) -> None:
     from .cli_contacts import contacts_cli
 
     app.cli.add_command(contacts_cli)
+    from .embedded.bounce_server import inbound_smtp_command
+
+    app.cli.add_command(inbound_smtp_command)
 
 
 @click.command("seed-demo")

@@ -100,6 +100,21 @@ def _banner(settings, port: int) -> str:
     return "\n".join(lines)
 
 
+def _start_bounces(app, settings):
+    """The inbound SMTP server for bounces, complaints and mailto unsubscribes (portal inbound-smtp)."""
+    from portal.embedded.bounce_server import start_bounce_server
+    from portal.settings import EMBEDDED_BOUNCE_PORT
+
+    port = int(os.environ.get("PORTAL_EMBEDDED_BOUNCE_PORT", EMBEDDED_BOUNCE_PORT))
+    try:
+        controller = start_bounce_server(app, "127.0.0.1", port)
+    except (OSError, RuntimeError) as exc:
+        print(f"!! could not start the inbound (bounce) SMTP server on port {port} ({exc})", flush=True)
+        return None
+    print(f"==> inbound SMTP for {settings.bounce_domain} on 127.0.0.1:{port}", flush=True)
+    return controller
+
+
 def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     """Run the full local stack in the foreground until Ctrl-C."""
     instance_dir = _instance_dir()
@@ -127,6 +142,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     redis_proc = None
     capture = None
     worker = None
+    bounces = None
     try:
         redis_proc = ensure_redis(settings)
         if redis_proc is not None:
@@ -161,6 +177,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
         from portal import create_app
 
         app = create_app()
+        bounces = _start_bounces(app, settings)
         print(_banner(settings, port), flush=True)
         run_simple(host, port, app, use_reloader=False, threaded=True)
     except KeyboardInterrupt:
@@ -168,6 +185,8 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous_sigterm)
         _terminate(worker, "worker")
+        if bounces is not None:
+            bounces.stop()
         if capture is not None:
             stop_capture(capture)
         if redis_proc is not None:

@@ -1,0 +1,304 @@
+"""What recipients and mailbox providers tell us about a delivery: opens, clicks, unsubscribes, bounces,
+complaints — recorded once each and turned into suppression where the standards say so.
+
+Every function takes the `Delivery` the message's own token identified (never an address found in a
+report: the same address may be a contact of several tenants) and must run with that delivery's tenant
+bound (`bind_tenant(delivery.agency_id, delivery.client_id)`). Functions flush, never commit.
+
+Idempotency: `Event.provider_event_id` is unique. A report delivered twice carries the same id and is
+recorded once; its side effects (suppression, soft-bounce counting) follow only the first recording.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from flask import has_request_context
+from flask_babel import gettext
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import AuditEvent, Campaign, Client, Delivery, Event, Subscription, Suppression
+from ..models.audience import CHANNEL_EMAIL, SUB_SUBSCRIBED, SUB_UNSUBSCRIBED
+from . import DomainError
+from . import suppression as suppression_svc
+from .audit import record
+
+
+def _(message: str) -> str:
+    return gettext(message) if has_request_context() else message
+
+
+SOFT_BOUNCE_LIMIT = 3
+SOFT_BOUNCE_WINDOW = timedelta(days=15)
+# Suppression reasons a recipient may lift themselves by re-subscribing on the preferences page: the ones
+# they created. Bounces, complaints and entries made by the client or the agency stay.
+SELF_SERVICE_REASONS = ("unsubscribe", "list_unsubscribe")
+
+
+def record_event(
+    delivery: Delivery,
+    kind: str,
+    provider_event_id: str,
+    *,
+    bounce_class: str = "",
+    status_code: str = "",
+    detail: str = "",
+    link_index: int | None = None,
+) -> Event | None:
+    """Add one event for the delivery; None when an event with this provider id already exists."""
+    provider_event_id = provider_event_id[:255]
+    exists = db.session.scalar(select(Event.id).where(Event.provider_event_id == provider_event_id))
+    if exists is not None:
+        return None
+    event = Event(
+        agency_id=delivery.agency_id,
+        client_id=delivery.client_id,
+        campaign_id=delivery.campaign_id,
+        delivery_id=delivery.id,
+        contact_id=delivery.contact_id,
+        kind=kind,
+        bounce_class=bounce_class,
+        status_code=status_code[:16],
+        detail=detail[:2000],
+        link_index=link_index,
+        provider_event_id=provider_event_id,
+        created_at=datetime.now(UTC),
+    )
+    try:
+        with db.session.begin_nested():  # a concurrent duplicate loses on the unique index, not the request
+            db.session.add(event)
+    except IntegrityError:
+        return None
+    return event
+
+
+def unique_id(prefix: str, delivery: Delivery) -> str:
+    """For events that may happen many times (opens, clicks): every request is its own event."""
+    return f"{prefix}:{delivery.id}:{uuid.uuid4().hex}"
+
+
+def _client(delivery: Delivery) -> Client:
+    client = db.session.scalar(select(Client).where(Client.id == delivery.client_id))
+    if client is None:
+        raise DomainError("the account of this message no longer exists")
+    return client
+
+
+def _campaign_lists(delivery: Delivery) -> list[int]:
+    audience = db.session.scalar(select(Campaign.audience).where(Campaign.id == delivery.campaign_id)) or {}
+    return [int(i) for i in audience.get("lists", []) if str(i).isdigit()]
+
+
+def apply_unsubscribe(delivery: Delivery, *, source: str = "one-click") -> bool:
+    """RFC 8058 one-click (or the mailto: address, or the confirmation page's button): the address is
+    suppressed for this client with reason list_unsubscribe, the campaign's lists are unsubscribed, one
+    unsubscribe event. Repeats change nothing; True when this call made the change."""
+    client = _client(delivery)
+    already = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email) is not None
+    if not already:
+        suppression_svc.add(
+            actor=None,
+            client=client,
+            channel=CHANNEL_EMAIL,
+            raw_address=delivery.email,
+            reason="list_unsubscribe",
+            source=source,
+        )
+    lists = _campaign_lists(delivery)
+    if lists:
+        subs = db.session.scalars(
+            select(Subscription).where(
+                Subscription.contact_id == delivery.contact_id,
+                Subscription.list_id.in_(lists),
+                Subscription.channel == CHANNEL_EMAIL,
+                Subscription.status == SUB_SUBSCRIBED,
+            )
+        )
+        for sub in subs:
+            sub.status = SUB_UNSUBSCRIBED
+    event = record_event(delivery, "unsubscribe", f"unsubscribe:{delivery.id}", detail=source)
+    db.session.flush()
+    if lists:
+        suppression_svc.refresh_list_counts(client)
+    return event is not None or not already
+
+
+def unsubscribe_list(delivery: Delivery, list_id: int) -> bool:
+    """Preferences page: leave one list. False when the contact was not subscribed to it."""
+    sub = _subscription(delivery, list_id)
+    if sub.status != SUB_SUBSCRIBED:
+        return False
+    sub.status = SUB_UNSUBSCRIBED
+    record_event(delivery, "unsubscribe", unique_id("preferences", delivery), detail=f"list:{list_id}")
+    db.session.flush()
+    suppression_svc.refresh_list_counts(_client(delivery))
+    return True
+
+
+def resubscribe_list(delivery: Delivery, list_id: int, *, ip: str = "") -> bool:
+    """Preferences page: join a list again. Refused (DomainError) while a bounce, a complaint or an entry
+    made by the client or the agency suppresses the address; the recipient's own unsubscribe entry is
+    lifted (the recipient asked for mail again, on a page only their token opens)."""
+    sub = _subscription(delivery, list_id)
+    if sub.status == SUB_SUBSCRIBED:
+        return False
+    client = _client(delivery)
+    reason = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email)
+    if reason is not None and reason not in SELF_SERVICE_REASONS:
+        raise DomainError(
+            _("This address cannot receive this account's mail. Contact the sender to be added again.")
+        )
+    own = db.session.scalar(
+        select(Suppression).where(
+            Suppression.client_id == client.id,
+            Suppression.channel == CHANNEL_EMAIL,
+            Suppression.address == delivery.email,
+        )
+    )
+    if own is not None:
+        # A platform or agency block with a self-service reason cannot exist (their reasons differ), so
+        # after this the address is free for this client.
+        record(
+            "suppression.removed",
+            actor=None,
+            agency_id=client.agency_id,
+            client_id=client.id,
+            target=own.address,
+            reason=own.reason,
+            why="the recipient subscribed again on the preferences page",
+        )
+        db.session.delete(own)
+    sub.status = SUB_SUBSCRIBED
+    sub.consent_at = datetime.now(UTC)
+    sub.consent_ip = ip[:64]
+    sub.consent_source = "preferences"
+    db.session.flush()
+    suppression_svc.refresh_list_counts(client)
+    return True
+
+
+def unsubscribe_everything(delivery: Delivery) -> bool:
+    """Preferences page: no more mail from this client at all (client-level suppression 'unsubscribe')."""
+    client = _client(delivery)
+    if suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email) is not None:
+        return False
+    suppression_svc.add(
+        actor=None,
+        client=client,
+        channel=CHANNEL_EMAIL,
+        raw_address=delivery.email,
+        reason="unsubscribe",
+        source="preferences",
+    )
+    record_event(delivery, "unsubscribe", unique_id("preferences-all", delivery), detail="all")
+    db.session.flush()
+    return True
+
+
+def _subscription(delivery: Delivery, list_id: int) -> Subscription:
+    from . import NotFound
+
+    sub = db.session.scalar(
+        select(Subscription).where(
+            Subscription.contact_id == delivery.contact_id,
+            Subscription.list_id == list_id,
+            Subscription.channel == CHANNEL_EMAIL,
+        )
+    )
+    if sub is None:
+        raise NotFound("subscription")
+    return sub
+
+
+def apply_bounce(
+    delivery: Delivery, *, bounce_class: str, status_code: str, detail: str, provider_event_id: str
+) -> Event | None:
+    """hard → suppress at once; soft → suppress after SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_WINDOW for this
+    address and client; policy → the agency is alerted, the address is not at fault."""
+    event = record_event(
+        delivery,
+        "bounce",
+        provider_event_id,
+        bounce_class=bounce_class,
+        status_code=status_code,
+        detail=detail,
+    )
+    if event is None:
+        return None
+    db.session.flush()
+    if bounce_class == "hard":
+        _suppress(delivery, "hard_bounce", "bounce")
+    elif bounce_class == "soft":
+        if _soft_bounces(delivery) >= SOFT_BOUNCE_LIMIT:
+            _suppress(delivery, "soft_bounce_limit", "bounce")
+    elif bounce_class == "policy":
+        alert(delivery, kind="policy", status_code=status_code, detail=detail, key=provider_event_id)
+    return event
+
+
+def _soft_bounces(delivery: Delivery) -> int:
+    since = datetime.now(UTC) - SOFT_BOUNCE_WINDOW
+    return (
+        db.session.scalar(
+            select(func.count(Event.id))
+            .join(Delivery, Delivery.id == Event.delivery_id)
+            .where(
+                Event.client_id == delivery.client_id,
+                Event.kind == "bounce",
+                Event.bounce_class == "soft",
+                Event.created_at >= since,
+                Delivery.client_id == delivery.client_id,
+                Delivery.email == delivery.email,
+            )
+        )
+        or 0
+    )
+
+
+def apply_complaint(delivery: Delivery, *, feedback_type: str, provider_event_id: str) -> Event | None:
+    """ARF abuse/fraud/virus/other: complaint event and suppression for this delivery's client only."""
+    event = record_event(delivery, "complaint", provider_event_id, detail=feedback_type)
+    if event is None:
+        return None
+    db.session.flush()
+    _suppress(delivery, "complaint", "complaint")
+    from .reputation import check_client  # pauses the client's sends above the complaint-rate limit
+
+    check_client(_client(delivery))
+    return event
+
+
+def alert(delivery: Delivery, *, kind: str, status_code: str = "", detail: str = "", key: str = "") -> bool:
+    """A deliverability alert for the agency (policy rejections, authentication failures). Once per key."""
+    target = (key or f"{kind}:{delivery.id}")[:255]
+    exists = db.session.scalar(
+        select(AuditEvent.id).where(AuditEvent.action == "deliverability.alert", AuditEvent.target == target)
+    )
+    if exists is not None:
+        return False
+    record(
+        "deliverability.alert",
+        actor=None,
+        agency_id=delivery.agency_id,
+        client_id=delivery.client_id,
+        target=target,
+        kind=kind,
+        status_code=status_code,
+        detail=detail,
+        campaign_id=delivery.campaign_id,
+    )
+    return True
+
+
+def _suppress(delivery: Delivery, reason: str, source: str) -> None:
+    suppression_svc.add(
+        actor=None,
+        client=_client(delivery),
+        channel=CHANNEL_EMAIL,
+        raw_address=delivery.email,
+        reason=reason,
+        source=source,
+    )
