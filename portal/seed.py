@@ -67,4 +67,91 @@ def seed_demo() -> list[str]:
             )
             done.append("client admin")
         db.session.commit()
+    done += seed_demo_campaigns(agency, client)
+    return done
+
+
+DEMO_SENDER_DOMAIN = "news.demo.localhost"
+DEMO_CONTACTS = (
+    ("giulia.rossi@example.com", "Giulia"),
+    ("marco.bianchi@example.com", "Marco"),
+    ("sara.verdi@example.com", "Sara"),
+    ("luca.neri@example.com", ""),
+)
+
+
+def seed_demo_campaigns(agency: Agency, client: Client) -> list[str]:
+    """A verified sender, a Newsletter list with a few contacts and a draft campaign for the demo client."""
+    from datetime import UTC, datetime
+
+    from .models import Campaign, Contact, Field, MailingList, SenderDomain, SenderIdentity, Subscription
+    from .services import campaigns, senders
+    from .services import fields as field_svc
+    from .services import lists as list_svc
+
+    done: list[str] = []
+    with bind_tenant(agency.id, client.id):
+        domain = db.session.scalar(select(SenderDomain).where(SenderDomain.domain == DEMO_SENDER_DOMAIN))
+        if domain is None:
+            domain = senders.add_domain(actor=None, client=client, domain=DEMO_SENDER_DOMAIN)
+            # Dev seed only: nobody can publish DNS records for a .localhost name, so the domain is marked
+            # verified directly. Real domains are verified by checking their records on the Senders page.
+            domain.verified_at = datetime.now(UTC)
+            domain.last_check_at, domain.last_check = domain.verified_at, {"ownership": True, "dkim": True}
+            done.append("verified sender domain")
+        sender = db.session.scalar(
+            select(SenderIdentity).where(SenderIdentity.email == f"news@{DEMO_SENDER_DOMAIN}")
+        )
+        if sender is None:
+            sender = senders.add_identity(
+                actor=None, client=client, name="Demo Client", email=f"news@{DEMO_SENDER_DOMAIN}"
+            )
+            done.append("sender identity")
+        if db.session.scalar(select(Field).where(Field.key == "first_name")) is None:
+            field_svc.create_field(actor=None, client=client, label="First name")
+        newsletter = db.session.scalar(select(MailingList).where(MailingList.name == "Newsletter"))
+        if newsletter is None:
+            newsletter = MailingList(agency_id=agency.id, client_id=client.id, name="Newsletter")
+            db.session.add(newsletter)
+            db.session.flush()
+            done.append("Newsletter list")
+        for email, first in DEMO_CONTACTS:
+            contact = db.session.scalar(select(Contact).where(Contact.email == email))
+            if contact is None:
+                contact = Contact(
+                    agency_id=agency.id,
+                    client_id=client.id,
+                    email=email,
+                    fields={"first_name": first} if first else {},
+                )
+                db.session.add(contact)
+                db.session.flush()
+            subscribed = db.session.scalar(
+                select(Subscription).where(
+                    Subscription.contact_id == contact.id, Subscription.list_id == newsletter.id
+                )
+            )
+            if subscribed is None:
+                db.session.add(
+                    Subscription(
+                        agency_id=agency.id, client_id=client.id, list_id=newsletter.id, contact_id=contact.id
+                    )
+                )
+        db.session.flush()
+        list_svc.refresh_counts(client, [newsletter.id])
+        if db.session.scalar(select(Campaign).where(Campaign.name == "Welcome newsletter")) is None:
+            campaign = campaigns.create_campaign(
+                actor=None, client=client, name="Welcome newsletter", starter="newsletter"
+            )
+            campaign.subject = 'Hello {{ first_name | default("there") }}, here is our news'
+            campaign.preheader = "What is new this month, in two minutes."
+            campaign.sender_id = sender.id
+            campaign.audience = {
+                "lists": [newsletter.id],
+                "segments": [],
+                "exclude_lists": [],
+                "exclude_segments": [],
+            }
+            done.append("draft campaign")
+        db.session.commit()
     return done

@@ -410,6 +410,7 @@ AREA_CALLER = {
     "transfers": "A1.admin",
     "suppressions": "A1.admin",
     "reports": "A1.admin",
+    "campaigns": "A1.admin",
 }
 
 

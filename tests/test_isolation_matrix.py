@@ -36,7 +36,7 @@ from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from
 
-AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers", "reports")
+AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers", "reports", "campaigns")
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
 # state change actually happen (and the snapshot catches it).
@@ -173,6 +173,7 @@ def make_targets(app, world) -> Targets:
         db.session.add(contact_import)
         db.session.flush()
         audience = _audience_targets(ag1, a1)
+        campaigns = _campaign_targets(ag1, a1, audience["list_id"][0])
         reported = _report_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
@@ -200,7 +201,9 @@ def make_targets(app, world) -> Targets:
             "entry_id": [suppressed.id],
             "blocked_id": [blocked.id],
             **audience,
+            **campaigns,
             **reported,
+            "campaign_id": [*campaigns["campaign_id"], *reported["campaign_id"]],
             # Not ids, but path arguments of area routes: one valid value each.
             "kind": ["smtp"],
             "message_id": ["matrix-message.eml"],
@@ -248,6 +251,43 @@ def _report_targets(ag1: int, a1: int) -> dict[str, list]:
     db.session.add(campaign)
     db.session.flush()
     return {"campaign_id": [campaign.id]}
+
+
+def _campaign_targets(ag1: int, a1: int, list_id: int) -> dict[str, list]:
+    """A1's sender domain and identity, a draft and a sending campaign, an image (campaigns blueprint)."""
+    from portal.models import Campaign, ImageAsset, SenderDomain, SenderIdentity
+
+    domain = SenderDomain(
+        agency_id=ag1,
+        client_id=a1,
+        domain="news.a1-matrix.test",
+        verification_token="v" * 32,
+        dkim_selector="pmatrix",
+        dkim_private_key="not-a-key",
+        dkim_public_key="AAAA",
+        verified_at=datetime.now(UTC),
+    )
+    db.session.add(domain)
+    db.session.flush()
+    ident = SenderIdentity(
+        agency_id=ag1, client_id=a1, domain_id=domain.id, name="A1 News", email="news@news.a1-matrix.test"
+    )
+    db.session.add(ident)
+    db.session.flush()
+    common = dict(agency_id=ag1, client_id=a1, subject="Hi", html="<p>Hi</p>", sender_id=ident.id)
+    draft = Campaign(name="A1 draft", audience={"lists": [list_id]}, **common)
+    sending = Campaign(name="A1 sending", status="sending", audience={"lists": [list_id]}, **common)
+    image = ImageAsset(
+        agency_id=ag1, client_id=a1, token="m" * 32, name="a1.png", mime="image/png", data=b"\x89PNG"
+    )
+    db.session.add_all([draft, sending, image])
+    db.session.flush()
+    return {
+        "campaign_id": [draft.id, sending.id],
+        "sender_domain_id": [domain.id],
+        "identity_id": [ident.id],
+        "image_id": [image.id],
+    }
 
 
 # --- database snapshot ----------------------------------------------------------------------------

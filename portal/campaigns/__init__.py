@@ -3,8 +3,11 @@
 from flask import Blueprint
 
 from ..guards import require_area
+from ..models.user import ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR
 
 bp = Blueprint("campaigns", __name__, url_prefix="/app")
 bp.before_request(require_area("client"))
 
-from . import views  # noqa: E402,F401
+WRITERS = (ROLE_CLIENT_ADMIN, ROLE_CLIENT_EDITOR)
+
+from . import image_views, sender_views, views  # noqa: E402,F401

@@ -123,6 +123,22 @@ def _footer_html(links: Links) -> str:
     )
 
 
+_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
+_PREHEADER_STYLE = (
+    "display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;"
+    "mso-hide:all;color:transparent"
+)
+
+
+def add_preheader(html: str, preheader: str) -> str:
+    """The inbox preview line: hidden text right after <body> (before rendering, so merge tags work)."""
+    if not preheader.strip() or not html.strip():
+        return html
+    block = f'<div style="{_PREHEADER_STYLE}">{escape(preheader.strip(), quote=False)}</div>'
+    m = _BODY_OPEN.search(html)
+    return html[: m.end()] + block + html[m.end() :] if m else block + html
+
+
 def _add_before_body_end(html: str, fragment: str) -> str:
     index = html.lower().rfind("</body>")
     return html + fragment if index < 0 else html[:index] + fragment + html[index:]

@@ -20,7 +20,7 @@ from ..links import agency_base_url
 from ..mail import tokens
 from ..mail.build import SIGNED_HEADERS, Envelope, build
 from ..mail.dkim import Signer
-from ..mail.render import Links, Prepared, html_to_text, prepare, render
+from ..mail.render import Links, Prepared, add_preheader, html_to_text, prepare, render
 from ..models import Agency, Campaign, Client, Connection, Event, SenderDomain, SenderIdentity
 from ..models.campaign import (
     CAMPAIGN_SENDING,
@@ -73,7 +73,8 @@ def _build_context(campaign: Campaign) -> CampaignContext:
     text_part = (
         campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
     )
-    prepared = prepare(campaign.subject, campaign.html, text_part, track_clicks=campaign.track_clicks)
+    html = add_preheader(campaign.html, campaign.preheader or "")
+    prepared = prepare(campaign.subject, html, text_part, track_clicks=campaign.track_clicks)
     canonical = agency.canonical_domain.host
     signer = Signer(
         domain.domain, domain.dkim_selector, decrypt_json(domain.dkim_private_key)["pem"], SIGNED_HEADERS
@@ -211,6 +212,48 @@ def _links(ctx: CampaignContext, delivery_id: int) -> Links:
         open_url=f"{base}/o/{tokens.make('open', delivery_id)}.gif" if ctx.track_opens else None,
         click_base=f"{base}/c/{tokens.make('click', delivery_id)}",
     )
+
+
+def send_test_messages(campaign: Campaign, addresses: list[str], values: dict) -> int:
+    """Test copies of a campaign, through the relay its real send would use, subject prefixed "[Test] ".
+
+    They carry every header of a real message, built for delivery id 0: no delivery has that id, so their
+    unsubscribe, preferences and view links answer a harmless page and change nothing. Links are not
+    tracked and there is no open pixel (there is no delivery to count them on)."""
+    from dataclasses import replace
+
+    text_part = (
+        campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
+    )
+    prepared = prepare(
+        campaign.subject,
+        add_preheader(campaign.html, campaign.preheader or ""),
+        text_part,
+        track_clicks=False,
+    )
+    ctx = replace(_build_context(campaign), prepared=prepared, track_opens=False)
+    links = _links(ctx, 0)
+    subject, html, text_part = render(ctx.prepared, values, links)
+    relay = _relay_for(db.session.scalar(select(Client).where(Client.id == campaign.client_id)))
+    sent = 0
+    try:
+        for address in addresses:
+            raw = build(
+                ctx.envelope,
+                to=address,
+                subject=f"[Test] {subject}",
+                html=html,
+                text=text_part,
+                send_id=tokens.make("send", 0),
+                unsubscribe_url=links.unsubscribe_url,
+                unsubscribe_mailto=f"unsubscribe+{tokens.make('unsubscribe', 0)}@{ctx.envelope.bounce_domain}",
+                signer=ctx.signer,
+            )
+            relay.send(f"b+{tokens.make('bounce', 0)}@{ctx.envelope.bounce_domain}", address, raw)
+            sent += 1
+    finally:
+        relay.close()
+    return sent
 
 
 def send_batches(campaign_id: int) -> int:
