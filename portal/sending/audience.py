@@ -116,7 +116,7 @@ def materialise(client: Client, campaign: Campaign) -> int:
         literal(""),
         literal(""),
     ).where(audience_condition(client, campaign.audience or {}))
-    result = db.session.execute(
+    db.session.execute(
         insert(Delivery).from_select(
             [
                 "agency_id",
@@ -132,4 +132,8 @@ def materialise(client: Client, campaign: Campaign) -> int:
             rows,
         )
     )
-    return result.rowcount
+    # Not the INSERT's rowcount: through the ORM session it is -1 on PostgreSQL (psycopg). The campaign
+    # had no deliveries before (start_send moves it to "sending" exactly once), so counting is exact.
+    return db.session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
+    )
