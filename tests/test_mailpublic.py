@@ -372,3 +372,18 @@ def test_library_images_are_served_by_token_within_the_host_agency(app, world):
     assert svg.mimetype == "application/octet-stream" and svg.headers["Content-Disposition"] == "attachment"
     assert _anonymous(app, world.hosts["AG2"]).get("/img/Zq8Lx0Tn3VbR7kWc").status_code == 404
     assert c.get("/img/nope").status_code == 404
+
+
+def test_a_signed_in_user_of_another_client_can_still_use_a_recipient_link(app, world, outbox):
+    """The request binds the visitor's own client (A2); the delivery lookup uses the host's agency only."""
+    from .support import client_for
+
+    s = _sent(app, world, outbox)
+    anna = _links(outbox, "anna@example.org")
+    other = client_for(app, world, "A2.admin")
+    assert other.get(anna["u"]).status_code == 200
+    resp = other.http.post(f"http://{other.host}{anna['u']}", data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200
+    assert ("anna@example.org", "list_unsubscribe", "one-click") in _state(app, s)["suppressions"]
+    with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A2"]):
+        assert db.session.scalar(select(func.count(Suppression.id))) == 0
