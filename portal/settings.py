@@ -61,6 +61,7 @@ class Settings:
     storage_dir: Path  # uploaded import files (a shared volume when workers run on other machines)
     bounce_domain: str  # VERP return paths and the inbound bounce/complaint server's domain
     send_lease_seconds: int  # a claimed delivery not confirmed within this time goes back to pending
+    send_jobs_per_campaign: int  # how many workers may work on one campaign at once
     secure_cookies: bool
     trusted_proxies: int  # number of proxies in front whose X-Forwarded-* headers are trusted
     preferred_scheme: str  # scheme for links in emails ("https" in production)
@@ -97,6 +98,7 @@ class Settings:
             capture_dir=Path(os.environ.get("PORTAL_CAPTURE_DIR", instance_dir / "outbox")).resolve(),
             storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
             send_lease_seconds=_int("PORTAL_SEND_LEASE_SECONDS", 300),
+            send_jobs_per_campaign=_int("PORTAL_SEND_JOBS_PER_CAMPAIGN", 4),
             bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "")
             or "bounces." + os.environ.get("PORTAL_BASE_DOMAIN", "localhost").strip().lower().rstrip("."),
             secure_cookies=secure,

@@ -1,4 +1,5 @@
 """Email campaigns: sender domains and identities, campaigns, one Delivery per recipient, events."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -84,7 +85,9 @@ class Campaign(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # deliveries materialised at send start
     links: Mapped[list] = mapped_column(JSON, default=list)  # tracked URLs, index = link id in click URLs
     message: Mapped[str] = mapped_column(Text, default="")  # why it failed or paused
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), nullable=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -126,7 +129,9 @@ class Event(ClientScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     client_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), nullable=True
+    )
     delivery_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import current_app
 from sqlalchemy import func, select, update
 
 from ..extensions import db
@@ -22,8 +23,6 @@ from ..models.campaign import (
 from ..services import DomainError
 from ..services.audit import record
 from .audience import materialise
-
-PARALLEL_JOBS = 2  # send jobs per campaign; more workers simply find nothing left to claim
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -123,7 +122,8 @@ def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int
 
 
 def queue_send_jobs(campaign: Campaign, generation: str) -> None:
-    for n in range(PARALLEL_JOBS):
+    # Several jobs per campaign so several workers share it; extra ones simply find nothing left to claim.
+    for n in range(current_app.config["PORTAL_SETTINGS"].send_jobs_per_campaign):
         enqueue_after_commit(
             db.session,
             PendingJob(
