@@ -56,6 +56,22 @@ def status_label(status: str) -> str:
         "cancelled": _("cancelled"),
         "invited": _("invited"),
         "inactive": _("inactive"),
+        # campaigns
+        "draft": _("draft"),
+        "scheduled": _("scheduled"),
+        "sending": _("sending"),
+        "paused": _("paused"),
+        "sent": _("sent"),
+        # deliveries (pending, sent and failed are shared above)
+        "claimed": _("sending"),
+        "skipped": _("skipped"),
+        # imports
+        "uploaded": _("uploaded"),
+        # list subscriptions
+        "subscribed": _("subscribed"),
+        "unsubscribed": _("unsubscribed"),
+        "bounced": _("bounced"),
+        "complained": _("complained"),
     }
     return labels.get(status, status)
 

@@ -6,6 +6,7 @@ from flask import abort, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..audit_labels import ACTION_LABELS, action_label
 from ..extensions import db
 from ..formfields import choices
 from ..models import Agency, AuditEvent, Client
@@ -25,7 +26,13 @@ def audit_log():
         [("", _("All agencies")), (PLATFORM, _("Platform (no agency)"))]
         + [(str(a.id), a.name) for a in agencies]
     )
-    form.action.choices = choices([("", _("All actions"))] + [(a, a) for a in actions])
+    form.action.choices = choices(
+        [("", _("All actions"))]
+        + sorted(
+            ((a, f"{action_label(a)} ({a})" if a in ACTION_LABELS else a) for a in actions),
+            key=lambda c: c[1],
+        )
+    )
     if request.args and not form.validate():
         abort(400)
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
@@ -48,5 +55,6 @@ def audit_log():
         page=page,
         agency_names={a.id: a.name for a in agencies},
         client_names=client_names,
+        labels=ACTION_LABELS,
         filters={k: v for k, v in (("agency", form.agency.data), ("action", form.action.data)) if v},
     )

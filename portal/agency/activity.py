@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..audit_labels import ACTION_LABELS
 from ..extensions import db
 from ..jobs import QUEUE_DEFAULT
 from ..jobs.progress import start_job
 from ..models import JobRun
 from . import bp, queries
-
-ACTION_LABELS = {
-    "agency.created": _l("Agency created"),
-    "agency.updated": _l("Agency changed"),
-    "branding.updated": _l("Branding changed"),
-    "client.created": _l("Client created"),
-    "client.updated": _l("Client changed"),
-    "client.suspended": _l("Client suspended"),
-    "client.reactivated": _l("Client reactivated"),
-    "client.act_as": _l("Started working inside the client"),
-    "client.act_as_stopped": _l("Left the client"),
-    "client.settings_updated": _l("Client settings saved"),
-    "credentials.password_changed": _l("Password changed"),
-    "credentials.reset_requested": _l("Password reset requested"),
-    "domain.added": _l("Domain added"),
-    "domain.canonical": _l("Main domain changed"),
-    "domain.removed": _l("Domain removed"),
-    "domain.verified": _l("Domain verified"),
-    "login.succeeded": _l("Signed in"),
-    "login.failed": _l("Failed sign-in"),
-    "logout": _l("Signed out"),
-    "user.created": _l("User added"),
-    "user.invited": _l("Invitation sent"),
-    "user.role_changed": _l("Role changed"),
-    "user.activated": _l("User reactivated"),
-    "user.deactivated": _l("User deactivated"),
-}
 
 
 @bp.route("/activity")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import render_template
 
+from ..audit_labels import ACTION_LABELS
 from . import bp, queries
-from .activity import ACTION_LABELS
 
 
 @bp.route("/")

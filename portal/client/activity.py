@@ -5,33 +5,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from flask import abort, g, redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from ..audit_labels import ACTION_LABELS
 from ..extensions import db
 from ..guards import roles_required
 from ..services import NotFound
 from ..services.client_activity import activity_page, get_activity_export, start_activity_export
 from . import WRITERS, bp
-
-ACTION_LABELS = {
-    "activity.exported": _l("Activity log exported"),
-    "client.created": _l("Account created"),
-    "client.updated": _l("Account changed by the agency"),
-    "client.suspended": _l("Account suspended"),
-    "client.reactivated": _l("Account reactivated"),
-    "client.settings_updated": _l("Settings saved"),
-    "credentials.password_changed": _l("Password changed"),
-    "credentials.reset_requested": _l("Password reset requested"),
-    "login.succeeded": _l("Signed in"),
-    "login.failed": _l("Failed sign-in"),
-    "logout": _l("Signed out"),
-    "user.created": _l("User added"),
-    "user.invited": _l("Invitation sent"),
-    "user.role_changed": _l("Role changed"),
-    "user.activated": _l("User reactivated"),
-    "user.deactivated": _l("User deactivated"),
-}
 
 
 def _tz():

@@ -2,9 +2,9 @@
 
 from flask import Blueprint
 from flask_babel import format_percent
-from flask_babel import lazy_gettext as _l
 
 from ..guards import require_area
+from ..templating import status_label
 
 bp = Blueprint("reports", __name__, url_prefix="/app/reports")
 bp.before_request(require_area("client"))
@@ -15,17 +15,9 @@ def pct(value: float) -> str:
     return format_percent(value, format="#,##0.##%")
 
 
-DELIVERY_LABELS = {
-    "pending": _l("waiting"),
-    "claimed": _l("sending"),
-    "sent": _l("sent"),
-    "failed": _l("failed"),
-    "skipped": _l("skipped"),
-}
-
-
 def delivery_label(status: str) -> str:
-    return str(DELIVERY_LABELS.get(status, status))
+    """Deliveries share the portal-wide status labels."""
+    return status_label(status)
 
 
 @bp.context_processor

@@ -17,6 +17,7 @@ from ..models import AGENCY_ACTIVE, AGENCY_SUSPENDED, Agency, Domain, User
 from ..tenancy import all_tenants
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -36,9 +37,11 @@ def create_agency(*, actor: User, name: str, slug: str, default_locale: str = "e
     """Create the agency and its automatic host `<slug>.<base domain>` (verified and canonical)."""
     slug = slug.strip().lower()
     if not SLUG.match(slug) or slug == "admin":
-        raise DomainError("The short name may use lower-case letters, digits and dashes, and not be 'admin'.")
+        raise DomainError(
+            _("The short name may use lower-case letters, digits and dashes, and not be 'admin'.")
+        )
     if db.session.scalar(select(func.count()).select_from(Agency).where(Agency.slug == slug)):
-        raise DomainError(f"An agency with the short name '{slug}' exists already.")
+        raise DomainError(_("An agency with the short name '%(slug)s' exists already.", slug=slug))
     agency = Agency(name=name.strip(), slug=slug, default_locale=default_locale)
     db.session.add(agency)
     db.session.flush()
@@ -69,16 +72,16 @@ def add_domain(*, actor: User, agency: Agency, host: str, canonical: bool = Fals
     try:
         host = normalise_host(host)
     except BadHost as exc:
-        raise DomainError(f"'{host}' is not a valid host name.") from exc
+        raise DomainError(_("'%(host)s' is not a valid host name.", host=host)) from exc
     base = _base_domain()
     if host == base or host == f"admin.{base}":
-        raise DomainError("That host is reserved for the platform.")
+        raise DomainError(_("That host is reserved for the platform."))
     with all_tenants():
         if db.session.scalar(select(func.count()).select_from(Domain).where(Domain.host == host)):
-            raise DomainError(f"The host {host} is already in use.")
+            raise DomainError(_("The host %(host)s is already in use.", host=host))
     ours = host.endswith("." + base)
     if ours and host.count(".") != base.count(".") + 1:
-        raise DomainError(f"Hosts under {base} must be a single label, like name.{base}.")
+        raise DomainError(_("Hosts under %(base)s must be a single label, like name.%(base)s.", base=base))
     domain = Domain(
         agency_id=agency.id,
         host=host,
@@ -96,7 +99,7 @@ def add_domain(*, actor: User, agency: Agency, host: str, canonical: bool = Fals
 
 def make_canonical(*, actor: User, domain: Domain) -> None:
     if domain.verified_at is None:
-        raise DomainError("Only a verified domain can be the main one.")
+        raise DomainError(_("Only a verified domain can be the main one."))
     for other in domain.agency.domains:
         other.is_canonical = other is domain
     record("domain.canonical", actor=actor, agency_id=domain.agency_id, target=domain.host)
@@ -105,7 +108,7 @@ def make_canonical(*, actor: User, domain: Domain) -> None:
 def remove_domain(*, actor: User, domain: Domain) -> None:
     agency = domain.agency
     if domain.is_canonical and len([d for d in agency.domains if d.verified_at]) > 1:
-        raise DomainError("Make another domain the main one before removing this one.")
+        raise DomainError(_("Make another domain the main one before removing this one."))
     agency.domains.remove(domain)
     db.session.delete(domain)
     record("domain.removed", actor=actor, agency_id=agency.id, target=domain.host)
@@ -141,7 +144,7 @@ def update_agency_profile(*, actor: User, agency: Agency, **values) -> None:
     if unknown:
         raise DomainError(f"Unknown agency settings: {', '.join(sorted(unknown))}.")
     if "name" in values and not (values["name"] or "").strip():
-        raise DomainError("The agency needs a name.")
+        raise DomainError(_("The agency needs a name."))
     changed = []
     for attr, value in values.items():
         value = (value or "").strip()

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import CLIENT_ACTIVE, CLIENT_SUSPENDED, Agency, Client, User
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -42,7 +43,7 @@ def create_client(
 ) -> Client:
     name = name.strip()
     if not name:
-        raise DomainError("The client needs a name.")
+        raise DomainError(_("The client needs a name."))
     base = slugify(name)
     slug, n = base, 2
     while db.session.scalar(select(func.count()).select_from(Client).where(Client.slug == slug)):
@@ -73,7 +74,7 @@ def update_client(
     default_region: str,
 ) -> None:
     if email_quota_month < 0 or sms_credits < 0:
-        raise DomainError("Quotas cannot be negative.")
+        raise DomainError(_("Quotas cannot be negative."))
     changes = {}
     for attr, value in (
         ("name", name.strip()),

@@ -23,6 +23,7 @@ from ..models import Client, Contact, Field, JobRun, MailingList, Segment, Subsc
 from ..models.audience import CHANNELS
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 EXPORT_KIND = "contacts_export"
 JOB_NAME = "exports.contacts_csv"
@@ -90,7 +91,7 @@ def file_name(kind: str, obj) -> str:
 def start_export(*, actor: User | None, client: Client, source: str) -> JobRun:
     kind, object_id = parse_source(source)
     if kind == "segment" and not segments_available():
-        raise DomainError("Segments cannot be exported yet.")
+        raise DomainError(_("Segments cannot be exported yet."))
     obj = _source_object(kind, object_id)
     run = start_job(
         kind=EXPORT_KIND,

@@ -12,6 +12,7 @@ from ..models import Client, Field, User
 from ..models.audience import FIELD_KINDS, MAX_FIELDS
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 RESERVED_KEYS = {"email", "phone", "id", "created_at", "updated_at", "unsubscribe_url"}
 
@@ -41,21 +42,21 @@ def create_field(
 ) -> Field:
     label = label.strip()
     if not label:
-        raise DomainError("A field needs a name.")
+        raise DomainError(_("A field needs a name."))
     if kind not in FIELD_KINDS:
-        raise DomainError(f"Unknown field type {kind!r}.")
+        raise DomainError(_("Unknown field type %(kind)s.", kind=repr(kind)))
     key = field_key(label)
     if key in RESERVED_KEYS:
-        raise DomainError(f"'{label}' is reserved; choose another name.")
+        raise DomainError(_("'%(name)s' is reserved; choose another name.", name=label))
     if db.session.scalar(select(func.count()).select_from(Field).where(Field.key == key)):
-        raise DomainError(f"A field named '{label}' exists already.")
+        raise DomainError(_("A field named '%(name)s' exists already.", name=label))
     used = set(db.session.scalars(select(Field.number)))
     free = [n for n in range(1, MAX_FIELDS + 1) if n not in used]
     if not free:
-        raise DomainError(f"A client can have at most {MAX_FIELDS} custom fields.")
+        raise DomainError(_("A client can have at most %(n)s custom fields.", n=MAX_FIELDS))
     choices = [c.strip() for c in (choices or []) if c.strip()]
     if kind == "choice" and not choices:
-        raise DomainError("A choice field needs at least one choice.")
+        raise DomainError(_("A choice field needs at least one choice."))
     f = Field(
         agency_id=client.agency_id,
         client_id=client.id,

@@ -38,6 +38,7 @@ from ..models.transfer import (
 from . import DomainError, NotFound
 from .audit import record
 from .fields import create_field, field_key
+from .i18n_safe import _
 
 MAX_ACTIVE_IMPORTS = 2  # per client: more would starve other tenants' imports
 TARGETS = (engine.EMAIL, engine.PHONE, engine.PHONE_PREFIX, engine.PHONE_NUMBER)
@@ -93,7 +94,7 @@ def create_import(*, actor: User | None, client: Client, stream: BinaryIO, filen
     display = Path(filename.replace("\\", "/")).name[:200] or "upload.csv"
     if size == 0:
         target.unlink()
-        raise DomainError(f"{display}: the file is empty.")
+        raise DomainError(_("%(file)s: the file is empty.", file=display))
     imp = ContactImport(
         agency_id=client.agency_id,
         client_id=client.id,
@@ -113,7 +114,9 @@ def create_import(*, actor: User | None, client: Client, stream: BinaryIO, filen
         raise DomainError(str(exc)) from exc
     if not rows:
         target.unlink(missing_ok=True)
-        raise DomainError(f"{display}: no readable row (every record is broken or has too many columns).")
+        raise DomainError(
+            _("%(file)s: no readable row (every record is broken or has too many columns).", file=display)
+        )
     header = rows[0]
     imp.encoding, imp.delimiter, imp.notes = dialect.encoding, dialect.delimiter, notes
     imp.has_header = _looks_like_header(header)
@@ -139,7 +142,7 @@ def create_import_from_text(*, actor: User | None, client: Client, pasted: str) 
     import io
 
     if not pasted.strip():
-        raise DomainError("Paste at least one line.")
+        raise DomainError(_("Paste at least one line."))
     return create_import(
         actor=actor, client=client, stream=io.BytesIO(pasted.encode("utf-8")), filename="pasted.csv"
     )
@@ -205,18 +208,20 @@ def start_import(
 ) -> JobRun:
     """Validate the mapping and options, create fields asked for on the fly, and queue the job."""
     if imp.status != IMPORT_UPLOADED:
-        raise DomainError("This import has already been started.")
+        raise DomainError(_("This import has already been started."))
     active = db.session.scalar(
         select(func.count()).select_from(ContactImport).where(ContactImport.status.in_(IMPORT_ACTIVE))
     )
     if active >= MAX_ACTIVE_IMPORTS:
-        raise DomainError(f"{active} imports are already running for this account; wait for one to finish.")
+        raise DomainError(
+            _("%(n)s imports are already running for this account; wait for one to finish.", n=active)
+        )
     if status not in STATUSES:
-        raise DomainError("Unknown subscription status.")
+        raise DomainError(_("Unknown subscription status."))
     resolved = _resolve_mapping(actor, client, imp, mapping)
     lists = list(db.session.scalars(select(MailingList).where(MailingList.id.in_(list_ids or [0]))))
     if len(lists) != len(set(list_ids)):
-        raise DomainError("One of the chosen lists does not exist.")
+        raise DomainError(_("One of the chosen lists does not exist."))
     imp.mapping = resolved
     imp.options = {
         "list_ids": sorted(set(list_ids)),
@@ -257,7 +262,7 @@ def _resolve_mapping(actor, client: Client, imp: ContactImport, mapping: dict[st
         if not target:
             continue
         if not index.isdigit() or int(index) >= max(len(imp.columns), 1):
-            raise DomainError(f"Column {index} is not in the file.")
+            raise DomainError(_("Column %(n)s is not in the file.", n=index))
         if target.startswith("new:"):
             kind = target.removeprefix("new:") or "text"
             label = imp.columns[int(index)]
@@ -267,15 +272,26 @@ def _resolve_mapping(actor, client: Client, imp: ContactImport, mapping: dict[st
             target = f"{engine.FIELD_PREFIX}{f.key}"
         elif target.startswith(engine.FIELD_PREFIX):
             if target.removeprefix(engine.FIELD_PREFIX) not in fields:
-                raise DomainError(f"Column '{imp.columns[int(index)]}': unknown field.")
+                raise DomainError(_("Column '%(column)s': unknown field.", column=imp.columns[int(index)]))
         elif target not in TARGETS:
-            raise DomainError(f"Column '{imp.columns[int(index)]}': unknown target {target!r}.")
+            raise DomainError(
+                _(
+                    "Column '%(column)s': unknown target %(target)s.",
+                    column=imp.columns[int(index)],
+                    target=repr(target),
+                )
+            )
         if target in seen:
-            raise DomainError(f"Two columns are mapped to the same target ({target.removeprefix('field:')}).")
+            raise DomainError(
+                _(
+                    "Two columns are mapped to the same target (%(target)s).",
+                    target=target.removeprefix("field:"),
+                )
+            )
         seen.add(target)
         resolved[index] = target
     if engine.EMAIL not in seen and engine.PHONE not in seen and engine.PHONE_NUMBER not in seen:
-        raise DomainError("Map one column to the email address or to the phone number.")
+        raise DomainError(_("Map one column to the email address or to the phone number."))
     return resolved
 
 
@@ -307,7 +323,7 @@ def _cancel_key(import_id: int) -> str:
 def cancel_import(*, actor: User, imp: ContactImport) -> None:
     """Queued imports stop at once; a running one stops at its next batch and rolls back completely."""
     if imp.status not in IMPORT_ACTIVE:
-        raise DomainError("Only a queued or running import can be cancelled.")
+        raise DomainError(_("Only a queued or running import can be cancelled."))
     redis_connection().set(_cancel_key(imp.id), "1", ex=24 * 3600)
     if imp.status == IMPORT_QUEUED:
         imp.status = IMPORT_CANCELLED

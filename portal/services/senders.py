@@ -16,6 +16,7 @@ from ..mail.dkim import dns_record, generate_key
 from ..models import Client, SenderDomain, SenderIdentity, User
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 from .users import normalise_email
 
 
@@ -38,9 +39,9 @@ def add_domain(*, actor: User | None, client: Client, domain: str) -> SenderDoma
     try:
         host = normalise_host(domain)
     except BadHost as exc:
-        raise DomainError(f"'{domain}' is not a valid domain name.") from exc
+        raise DomainError(_("'%(domain)s' is not a valid domain name.", domain=domain)) from exc
     if db.session.scalar(select(func.count()).select_from(SenderDomain).where(SenderDomain.domain == host)):
-        raise DomainError(f"{host} is already added.")
+        raise DomainError(_("%(host)s is already added.", host=host))
     private_pem, public_b64 = generate_key()
     d = SenderDomain(
         agency_id=client.agency_id,
@@ -101,9 +102,11 @@ def add_identity(
     domain_part = address.rpartition("@")[2]
     d = db.session.scalar(select(SenderDomain).where(SenderDomain.domain == domain_part))
     if d is None:
-        raise DomainError(f"Add the domain {domain_part} first: you can only send from your own domains.")
+        raise DomainError(
+            _("Add the domain %(domain)s first: you can only send from your own domains.", domain=domain_part)
+        )
     if not name.strip():
-        raise DomainError("A sender needs a name.")
+        raise DomainError(_("A sender needs a name."))
     ident = SenderIdentity(
         agency_id=client.agency_id,
         client_id=client.id,

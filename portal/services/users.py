@@ -10,13 +10,16 @@ from ..models import Agency, Client, Membership, User
 from ..models.user import AGENCY_ROLES, CLIENT_ROLES, ROLE_AGENCY_OWNER, new_session_token
 from . import DomainError, NotFound
 from .audit import record
+from .i18n_safe import _
 
 
 def normalise_email(raw: str) -> str:
     try:
         return normalise_address(raw)
     except ValueError as exc:
-        raise DomainError(f"'{raw}' is not a valid email address: {exc}") from exc
+        raise DomainError(
+            _("'%(address)s' is not a valid email address: %(error)s", address=raw, error=exc)
+        ) from exc
 
 
 def get_user(user_id: int, *, client: Client | None = None) -> User:
@@ -64,13 +67,13 @@ def create_user(
 ) -> User:
     """Create a user holding one role. Without a password hash the user must accept an invitation."""
     if client is None and role not in AGENCY_ROLES:
-        raise DomainError("Agency users must be owners or staff.")
+        raise DomainError(_("Agency users must be owners or staff."))
     if client is not None and role not in CLIENT_ROLES:
-        raise DomainError("Client users must be admins, editors or viewers.")
+        raise DomainError(_("Client users must be admins, editors or viewers."))
     email = normalise_email(email)
     exists = db.session.scalar(select(func.count()).select_from(User).where(User.email == email))
     if exists:
-        raise DomainError(f"A user with the address {email} exists already.")
+        raise DomainError(_("A user with the address %(email)s exists already.", email=email))
     user = User(agency_id=agency.id, email=email, name=name.strip(), password_hash=password_hash)
     user.membership = Membership(agency_id=agency.id, client_id=client.id if client else None, role=role)
     db.session.add(user)
@@ -89,9 +92,9 @@ def create_user(
 def change_role(*, actor: User, user: User, role: str) -> None:
     allowed = CLIENT_ROLES if user.membership.client_id else AGENCY_ROLES
     if role not in allowed:
-        raise DomainError("That role does not exist here.")
+        raise DomainError(_("That role does not exist here."))
     if user.membership.role == ROLE_AGENCY_OWNER and role != ROLE_AGENCY_OWNER and _owner_count() <= 1:
-        raise DomainError("The agency needs at least one owner.")
+        raise DomainError(_("The agency needs at least one owner."))
     old = user.membership.role
     if old != role:
         user.membership.role = role
@@ -108,9 +111,9 @@ def change_role(*, actor: User, user: User, role: str) -> None:
 
 def set_active(*, actor: User, user: User, active: bool) -> None:
     if user.id == actor.id:
-        raise DomainError("You cannot deactivate yourself.")
+        raise DomainError(_("You cannot deactivate yourself."))
     if not active and user.membership.role == ROLE_AGENCY_OWNER and _owner_count() <= 1:
-        raise DomainError("The agency needs at least one active owner.")
+        raise DomainError(_("The agency needs at least one active owner."))
     user.active = active
     if not active:
         user.session_token = new_session_token()  # live sessions end on their next request
