@@ -148,6 +148,7 @@ def main() -> None:
             )
             db.session.add(campaign)
             db.session.commit()
+            campaign_id = campaign.id
             dkim_info = {
                 "selector": domain.dkim_selector,
                 "domain": domain.domain,
@@ -174,9 +175,10 @@ def main() -> None:
     with app.app_context(), bind_tenant(agency_id, client_id):
         sent = db.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "sent"))
 
-    # Baseline: pre-built messages of the same size over one smtplib connection to the same sink.
-    with app.app_context():
-        sample = _one_message(args.eml_dir) or HTML.encode() * 3
+    # Baseline: one real message of this campaign (rendered, built, DKIM-signed once), blasted N times over
+    # one smtplib connection to the same sink — the transport's own ceiling.
+    with app.app_context(), bind_tenant(agency_id, client_id):
+        sample = _sample_message(campaign_id)
     conn = smtplib.SMTP("127.0.0.1", sink_port)
     base_start = time.perf_counter()
     for i in range(args.recipients):
@@ -207,10 +209,30 @@ def main() -> None:
     print(json.dumps(result))
 
 
-def _one_message(eml_dir: Path | None) -> bytes | None:
-    if eml_dir and (eml_dir / "0001.eml").exists():
-        return (eml_dir / "0001.eml").read_bytes()
-    return None
+def _sample_message(campaign_id: int) -> bytes:
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.mail.build import build
+    from portal.mail.render import render
+    from portal.models import Campaign
+    from portal.sending.batches import _build_context, _links
+
+    campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+    ctx = _build_context(campaign)
+    links = _links(ctx, 1)
+    subject, html, text = render(ctx.prepared, {"first_name": "Reader1", "city": "Roma"}, links)
+    return build(
+        ctx.envelope,
+        to="reader1@example.org",
+        subject=subject,
+        html=html,
+        text=text,
+        send_id="x",
+        unsubscribe_url=links.unsubscribe_url,
+        unsubscribe_mailto="u@bounces.bench.test",
+        signer=ctx.signer,
+    )
 
 
 if __name__ == "__main__":

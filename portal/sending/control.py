@@ -102,10 +102,14 @@ def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int
         raise DomainError(
             "Nobody in this audience can receive email (everyone is unsubscribed or suppressed)."
         )
+    from .batches import prepare_content
+
+    # The tracked links, numbered once: click URLs carry the number, the redirect looks it up here.
+    links = prepare_content(campaign).links
     db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id)
-        .values(recipients=recipients)
+        .values(recipients=recipients, links=links)
         .execution_options(synchronize_session=False)
     )
     db.session.refresh(campaign)
