@@ -4,52 +4,20 @@ one to the bound agency; counts name a model column so the filter sees the entit
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 
+from .. import paging
 from ..extensions import db
 from ..models import CLIENT_ACTIVE, CLIENT_SUSPENDED, AuditEvent, Client, Membership, User
+from ..paging import Page
 
 PER_PAGE = 25
 
 
-@dataclass
-class Page:
-    """What the `pager` macro needs."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
 def paginate(query: Select, count: Select, page: int, per_page: int = PER_PAGE) -> Page:
-    total = db.session.scalar(count) or 0
-    page = min(max(1, page), max(1, math.ceil(total / per_page)))
-    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    return paging.paginate(query, count, page, per_page)
 
 
 # --- dashboard ---------------------------------------------------------------------------------------

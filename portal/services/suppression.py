@@ -21,6 +21,7 @@ from ..models import BlockedAddress, Client, Suppression, User
 from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_SUBSCRIBED
 from ..models.suppression import PROTECTED_REASONS, REASONS
 from ..models.user import ROLE_CLIENT_ADMIN
+from ..paging import Page
 from ..tenancy import all_tenants
 from . import DomainError, NotFound
 from .audit import record
@@ -346,36 +347,6 @@ class Filters:
             end = datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
             query = query.where(Suppression.created_at < end)
         return query
-
-
-@dataclass
-class Page:
-    """What the `pager` macro needs."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def entry_page(client: Client, filters: Filters, page: int, per_page: int = PER_PAGE) -> Page:
