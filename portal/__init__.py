@@ -42,6 +42,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_DOMAIN=None,
+        SESSION_REFRESH_EACH_REQUEST=False,  # the cookie is re-sent only when the session changes
         REMEMBER_COOKIE_NAME="__Host-remember" if secure else "portal_remember",
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,

@@ -22,6 +22,7 @@ from .tenancy import Tenant, all_tenants, reset_tenant, set_tenant
 
 IDLE_TIMEOUT_SECONDS = 60 * 60
 ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
+SEEN_RESOLUTION_SECONDS = 60
 
 
 def _now() -> float:
@@ -53,7 +54,11 @@ def bind_user_and_client():
         logout_user()
         session.clear()
         return
-    session["seen"] = _now()
+    now = _now()
+    if now - session.get("seen", 0) > SEEN_RESOLUTION_SECONDS:
+        # Written at most once a minute: a session that is not modified sends no cookie, so a slow
+        # background request (the editor's live preview) cannot overwrite a newer cookie with an old one.
+        session["seen"] = now
     if g.host.kind != KIND_AGENCY:
         return
     client_id = None
