@@ -41,7 +41,9 @@ def _secrets(app, connection_id: int) -> dict:
 
 def _audit(app) -> list[AuditEvent]:
     with app.app_context(), all_tenants():
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("connection.%")).order_by(AuditEvent.id)).all()
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action.like("connection.%")).order_by(AuditEvent.id)
+        ).all()
         for row in rows:
             db.session.expunge(row)
         return rows

@@ -9,7 +9,16 @@ from pathlib import Path
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
 # Raw/Core SQL bypasses the ORM tenant filter, so it may only live in service-level helpers that take the
 # tenant as an argument (DESIGN.md §3 point 5) — never in views, blueprints or templates' helpers.
-CORE_SQL_ALLOWED = ("services/", "imports/", "jobs/", "sending/", "seed.py", "dbsetup.py", "cli.py", "cli_contacts.py")
+CORE_SQL_ALLOWED = (
+    "services/",
+    "imports/",
+    "jobs/",
+    "sending/",
+    "seed.py",
+    "dbsetup.py",
+    "cli.py",
+    "cli_contacts.py",
+)
 # Schema definitions (index expressions) and the guard itself are not queries.
 NOT_QUERIES = ("models/", "tenancy.py")
 
