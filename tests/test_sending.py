@@ -144,3 +144,20 @@ def test_an_unverified_sender_domain_cannot_send(app, world):
         db.session.commit()
     with pytest.raises(DomainError, match="not verified"):
         _start(app, s)
+
+
+def test_a_connection_that_cannot_send_campaigns_is_refused_at_start(app, world):
+    from portal.models import Connection
+
+    s = make_campaign(app, world, contacts=PEOPLE[:1])
+    with app.app_context(), bind_tenant(s.agency_id):
+        conn = Connection(agency_id=s.agency_id, kind="mailup", name="API account", options={})
+        db.session.add(conn)
+        db.session.flush()
+        db.session.scalar(select(Client).where(Client.id == s.client_id)).connection_id = conn.id
+        db.session.commit()
+    with pytest.raises(DomainError, match="cannot send email campaigns yet") as err:
+        _start(app, s)
+    assert "mailup" not in str(err.value).lower()
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+        assert db.session.scalar(select(Campaign.status).where(Campaign.id == s.campaign_id)) == "draft"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from ..extensions import db
 from ..jobs import QUEUE_SENDS
 from ..jobs.queueing import PendingJob, enqueue_after_commit
-from ..models import Campaign, Client, Delivery, SenderDomain, SenderIdentity, User
+from ..models import Campaign, Client, Connection, Delivery, SenderDomain, SenderIdentity, User
 from ..models.campaign import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_DRAFT,
@@ -72,6 +72,19 @@ def ready_to_send(campaign: Campaign) -> None:
             )
     if problems:
         raise DomainError("Before sending, the campaign needs " + ", ".join(problems) + ".")
+    _check_connection(campaign.client_id)
+
+
+def _check_connection(client_id: int) -> None:
+    """Only SMTP relays send campaigns today; refuse at the start rather than fail in the worker. The
+    message never names the provider (white label)."""
+    client = db.session.scalar(select(Client).where(Client.id == client_id))
+    if client is not None and client.connection_id:
+        conn = db.session.scalar(select(Connection).where(Connection.id == client.connection_id))
+        if conn is None or conn.kind != "smtp":
+            raise DomainError(
+                "This account's delivery connection cannot send email campaigns yet. Ask your agency."
+            )
 
 
 def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
