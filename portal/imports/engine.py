@@ -22,13 +22,13 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from ..csvsafe import safe_cell
 from .addresses import InvalidAddress, normalise_email, normalise_phone
 from .sources import Dialect, read_rows
 from .values import FieldSpec, FieldValueError, converter
 
 BATCH = 20_000
 MAX_REPORTED_ERRORS = 100_000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0", "＝", "＋", "－", "＠")
 
 # Mapping targets for a column.
 EMAIL = "email"
@@ -108,16 +108,12 @@ class ErrorReport:
     def add(self, file: str, line: int, column: str, value: str, reason: str) -> None:
         self.count += 1
         if self.count <= MAX_REPORTED_ERRORS:
-            self.writer.writerow([_safe(file), line, _safe(column), _safe(value[:200]), reason])
+            self.writer.writerow([safe_cell(file), line, safe_cell(column), safe_cell(value[:200]), reason])
 
     def to_bytes(self) -> bytes:
         if self.count > MAX_REPORTED_ERRORS:
             self.writer.writerow(["", "", "", "", f"… and {self.count - MAX_REPORTED_ERRORS} more rows"])
         return self.buffer.getvalue().encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
-
-
-def _safe(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
 
 
 class _Stage:

@@ -7,18 +7,11 @@ import io
 
 from sqlalchemy import func, select
 
+from ..csvsafe import safe_cell
 from ..extensions import db
 from ..models import AuditEvent, JobRun
 from .progress import Progress
 from .runner import register
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0", "＝", "＋", "－", "＠")
-
-
-def safe_cell(value: object) -> str:
-    """Spreadsheet formula injection guard (checklist E33): prefix risky cells with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 @register("exports.audit_csv")

@@ -9,9 +9,9 @@ from flask import Response, abort, g, render_template, request, stream_with_cont
 from sqlalchemy import select
 
 from ..client import WRITERS, client_role
+from ..csvsafe import safe_cell
 from ..extensions import db
 from ..guards import roles_required
-from ..jobs.exports import safe_cell
 from ..models import Campaign, Client
 from ..services import NotFound
 from ..services import reports as service

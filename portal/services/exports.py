@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from ..csvsafe import safe_cell
 from ..extensions import db
 from ..jobs import QUEUE_DEFAULT
-from ..jobs.exports import safe_cell
 from ..jobs.progress import Progress, start_job
 from ..models import Client, Contact, Field, JobRun, MailingList, Segment, Subscription, Suppression, User
 from ..models.audience import CHANNELS

@@ -22,9 +22,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..client import ADMINS, WRITERS, client_role
+from ..csvsafe import safe_cell
 from ..extensions import db
 from ..guards import roles_required
-from ..jobs.exports import safe_cell
 from ..models import Client
 from ..models.suppression import PROTECTED_REASONS
 from ..services import DomainError, NotFound
