@@ -7,9 +7,11 @@ sent again only if it had not been confirmed — the unavoidable at-least-once w
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -17,12 +19,14 @@ from sqlalchemy import select, text, update
 
 from ..crypto import decrypt_json
 from ..extensions import db
+from ..inbound.classify import classify_status
+from ..jobs.queueing import redis_connection
 from ..links import agency_base_url
 from ..mail import tokens
 from ..mail.build import SIGNED_HEADERS, Envelope, build
 from ..mail.dkim import Signer
 from ..mail.render import Links, Prepared, add_preheader, html_to_text, prepare, render
-from ..models import Agency, Campaign, Client, Connection, Event, SenderDomain, SenderIdentity
+from ..models import Agency, Campaign, Client, Connection, Delivery, Event, SenderDomain, SenderIdentity
 from ..models.campaign import (
     CAMPAIGN_SENDING,
     CAMPAIGN_SENT,
@@ -31,6 +35,7 @@ from ..models.campaign import (
 )
 from ..services import suppression as suppression_svc
 from ..tenancy import all_tenants
+from .ratelimit import TokenBucket
 from .smtp import PermanentFailure, RelayConfig, SmtpRelay, TemporaryFailure
 
 BATCH = 100
@@ -115,8 +120,6 @@ def _relay_key(client: Client) -> str:
 
 
 def _relay_for(client: Client) -> SmtpRelay:
-    from ..jobs.queueing import redis_connection
-    from .ratelimit import TokenBucket
 
     settings = current_app.config["PORTAL_SETTINGS"]
     if client.connection_id:
@@ -198,15 +201,9 @@ def _values(client_id: int, contact_ids: list[int]) -> dict[int, dict]:
     ).all()
     out = {}
     for cid, email, phone, fields in rows:
-        values = fields if isinstance(fields, dict) else (_json(fields) or {})
+        values = fields if isinstance(fields, dict) else (json.loads(fields) if fields else {})
         out[cid] = {**values, "email": email, "phone": phone or ""}
     return out
-
-
-def _json(raw):
-    import json
-
-    return json.loads(raw) if raw else None
 
 
 def _links(ctx: CampaignContext, delivery_id: int) -> Links:
@@ -227,7 +224,6 @@ def send_test_messages(campaign: Campaign, addresses: list[str], values: dict) -
     They carry every header of a real message, built for delivery id 0: no delivery has that id, so their
     unsubscribe, preferences and view links answer a harmless page and change nothing. Links are not
     tracked and there is no open pixel (there is no delivery to count them on)."""
-    from dataclasses import replace
 
     ctx = replace(
         _build_context(campaign), prepared=prepare_content(campaign, track_clicks=False), track_opens=False
@@ -362,8 +358,6 @@ def _mark_sent(delivery_id: int, token: str, answer: str, pg: bool) -> None:
 
 
 def _mark(ids: list[int], token: str, status: str, *, error: str = "") -> None:
-    from ..models import Delivery
-
     values = {"status": status, "lease_until": None}
     if error:
         values["error"] = error
@@ -378,8 +372,6 @@ def _mark(ids: list[int], token: str, status: str, *, error: str = "") -> None:
 
 def _release(token: str, reason: str) -> None:
     """Give unsent rows of this claim back (attempts already counted); too many attempts → failed."""
-    from ..models import Delivery
-
     db.session.rollback()
     db.session.execute(
         update(Delivery)
@@ -400,8 +392,6 @@ def _synchronous_bounce(
     ctx: CampaignContext, delivery_id: int, contact_id: int, email: str, exc: PermanentFailure
 ) -> None:
     """A 5xx from our own relay at RCPT/DATA is a bounce we learn at once: record it like a DSN."""
-    from ..inbound.classify import classify_status
-
     status_code = _enhanced_code(exc.detail) or f"{exc.code // 100}.0.0"
     bounce_class = classify_status(status_code)
     db.session.add(
@@ -432,8 +422,6 @@ def _synchronous_bounce(
 
 
 def _enhanced_code(detail: str) -> str:
-    import re
-
     m = re.search(r"\b([245]\.\d{1,3}\.\d{1,3})\b", detail)
     return m.group(1) if m else ""
 
@@ -446,12 +434,10 @@ def finish_if_done(campaign_id: int) -> bool:
     ).scalar_one()
     if left:
         return False
-    from ..models import Campaign as C
-
     return bool(
         db.session.execute(
-            update(C)
-            .where(C.id == campaign_id, C.status == CAMPAIGN_SENDING)
+            update(Campaign)
+            .where(Campaign.id == campaign_id, Campaign.status == CAMPAIGN_SENDING)
             .values(status=CAMPAIGN_SENT, finished_at=datetime.now(UTC))
             .execution_options(synchronize_session=False)
         ).rowcount
