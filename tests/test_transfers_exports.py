@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from portal.extensions import db
 from portal.csvsafe import FORMULA_START
+from portal.extensions import db
 from portal.models import Client, Contact, Field, JobRun, MailingList, Segment, Subscription
 from portal.services import suppression as supp
 from portal.tenancy import bind_tenant
