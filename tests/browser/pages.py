@@ -56,8 +56,10 @@ class Portal:
         return resp
 
     def path_is(self, pattern: str) -> None:
-        """Wait until the URL path matches `pattern` (a regex anchored at the path start)."""
+        """Wait until the URL path matches `pattern` (a regex anchored at the path start) and the page has
+        loaded: its scripts must have run before a test types, or their input listeners miss the typing."""
         expect(self.page).to_have_url(re.compile(rf"^https?://{re.escape(self.host)}:\d+{pattern}"))
+        self.page.wait_for_load_state("load")
 
     # --- pieces of the layout (templates/base.html) ---
     @property
