@@ -292,3 +292,80 @@ def test_suppression_entries_of_the_agency_and_platform_apply(app, world):
         assert not supp.may_send(client, "email", "legal@example.com")
         assert supp.may_send(client, "email", "ok@example.com", list_id)
         assert db.session.scalar(select(func.count()).select_from(Suppression)) == 1
+
+
+CHUNKED = (
+    "email,Nome,Cellulare\n"
+    "anna@example.com,Anna,+39 347 123 4567\n"  # 2: takes the number
+    "bruno@example.com,Bruno,\n"  # 3
+    ",Solo numero,+39 347 123 4567\n"  # 4: phone-only, the number is Anna's: a duplicate
+    "carla@example.com,Carla,+39 347 123 4567\n"  # 5: imports without the number
+    "blocked@example.com,Eva,\n"  # 6: suppressed
+    "ANNA@example.com,Anna due,\n"  # 7: Anna again
+    ",Dino,+39 347 999 8888\n"  # 8: a phone-only contact
+    "dario@example.com,Dario,\n"  # 9
+)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 100_000])
+def test_chunks_settle_numbers_duplicates_and_suppression_like_one_pass(app, world, monkeypatch, chunk_rows):
+    """The writer applies the file chunk by chunk; where the chunks fall must not change the outcome."""
+    from portal.imports import engine
+
+    monkeypatch.setattr(engine, "BATCH", 1)
+    monkeypatch.setattr(engine, "CHUNK_ROWS", chunk_rows)
+    ag, cid, list_id = _setup(app, world)
+    with app.app_context(), bind_tenant(ag, cid):
+        client = db.session.scalar(select_client(cid))
+        field_svc.create_field(
+            actor=None, client=client, label="Cellulare"
+        )  # a text field, mapped to phone below
+        db.session.commit()
+    mapping = {"0": "email", "1": "field:nome", "2": "phone"}
+    import_id, _ = _import(app, ag, cid, list_id, CHUNKED.encode(), mapping=mapping)
+    run_jobs(app)
+    status, counts, errors = _result(app, ag, cid, import_id)
+    assert status == "done", errors
+    assert counts == {
+        "rows": 8,
+        "created": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "invalid": 0,
+        "duplicates": 2,
+        "suppressed": 1,
+    }
+    reasons = {int(r["line"]): (r["column"], r["reason"]) for r in csv.DictReader(io.StringIO(errors))}
+    assert reasons[5] == ("Cellulare", "phone: already belongs to another contact; imported without it")
+    assert "suppression" in reasons[6][1]
+    with app.app_context(), bind_tenant(ag, cid):
+        stored = {(c.email, c.phone, c.fields.get("nome")) for c in db.session.scalars(select(Contact))}
+        subscribed = db.session.scalar(select(MailingList.subscribed_count).where(MailingList.id == list_id))
+    assert stored == {
+        ("anna@example.com", "+393471234567", "Anna"),
+        ("bruno@example.com", None, "Bruno"),
+        ("carla@example.com", None, "Carla"),
+        (None, "+393479998888", "Dino"),
+        ("dario@example.com", None, "Dario"),
+    }
+    assert subscribed == 4  # the list sends email: the phone-only contact is not on it
+
+
+def test_a_failing_writer_surfaces_its_error_and_stores_nothing(app, world):
+    """A database error on the writer thread reaches the caller, who rolls the whole import back."""
+    from portal.imports.engine import Options
+    from portal.imports.stage import Stage, StageWriter
+
+    ag, cid, list_id = _setup(app, world)
+    with app.app_context(), bind_tenant(ag, cid):
+        conn = db.session.connection()
+        writer = StageWriter(
+            Stage(conn, agency_id=ag, client_id=cid, options=Options(list_ids=(list_id,))), 1
+        )
+        writer.start()
+        writer.put([(2, "first@example.com", None, "{}")])
+        with pytest.raises(Exception, match="(?i)null"):
+            writer.put([(None, "second@example.com", None, "{}")])  # line is NOT NULL in the stage
+            writer.close()
+        db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Contact)) == 0

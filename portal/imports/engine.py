@@ -3,7 +3,8 @@
 Never an ORM object per row. Python does what only Python can (CSV parsing, address syntax, typed field
 values) and keeps one 64-bit hash per key for in-file duplicates; everything that compares against stored
 data — suppression, matching existing contacts, upserts, subscriptions, list counts — is a handful of
-statements over the staging table. PostgreSQL loads the stage with COPY, SQLite with executemany.
+statements over the staging table (stage.py), applied chunk by chunk on a writer thread while this one
+reads on. PostgreSQL loads the stage with COPY, SQLite with executemany.
 
 The caller owns the transaction: the whole import commits at once or not at all, so a failed or cancelled
 import leaves stored contacts exactly as they were.
@@ -13,21 +14,25 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..csvsafe import safe_cell
 from .addresses import InvalidAddress, normalise_email, normalise_phone
 from .sources import Dialect, read_rows
+from .stage import Stage, StageWriter
 from .values import FieldSpec, FieldValueError, converter
 
-BATCH = 20_000
+BATCH = 20_000  # rows handed to the writer at a time (a few batches wait in its queue: memory stays flat)
+CHUNK_ROWS = 100_000  # rows applied to the database per round of set-based statements
+GIL_SWITCH_SECONDS = 0.0005  # while the writer thread runs (see run)
+PHONE_TAKEN = "phone: already belongs to another contact; imported without it"
+
 MAX_REPORTED_ERRORS = 100_000
 
 # Mapping targets for a column.
@@ -116,39 +121,6 @@ class ErrorReport:
         return self.buffer.getvalue().encode("utf-8-sig")  # BOM: Excel opens UTF-8 correctly
 
 
-class _Stage:
-    """The temporary staging table, loaded in batches."""
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.pg = conn.dialect.name == "postgresql"
-        suffix = "ON COMMIT DROP" if self.pg else ""
-        conn.execute(text("DROP TABLE IF EXISTS import_stage"))
-        conn.execute(
-            text(
-                "CREATE TEMPORARY TABLE import_stage (line INTEGER NOT NULL, email VARCHAR(254), phone VARCHAR(20), "
-                f"fields TEXT NOT NULL, contact_id INTEGER, is_new INTEGER NOT NULL DEFAULT 0) {suffix}"
-            )
-        )
-
-    def load(self, rows: list[tuple]) -> None:
-        raw = self.conn.connection.driver_connection
-        if self.pg:
-            with (
-                raw.cursor() as cur,
-                cur.copy("COPY import_stage (line, email, phone, fields) FROM STDIN") as copy,
-            ):
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            raw.executemany("INSERT INTO import_stage (line, email, phone, fields) VALUES (?, ?, ?, ?)", rows)
-
-    def index(self) -> None:
-        for col in ("email", "phone", "contact_id", "line"):
-            self.conn.execute(text(f"CREATE INDEX import_stage_{col} ON import_stage ({col})"))
-        self.conn.execute(text("ANALYZE import_stage"))
-
-
 def run(
     conn: Connection,
     *,
@@ -160,53 +132,91 @@ def run(
     options: Options,
     on_progress: Callable[[int, str], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    chunk_rows: int | None = None,
 ) -> Outcome:
+    """Read and check every row here; a StageWriter thread applies them to the database chunk by chunk."""
     out = Outcome()
     report = ErrorReport()
-    stage = _Stage(conn)
     check = _row_checker(plan, options, default_region)
-    seen: set[int] = set()  # hash of each key (email, or tel:+number) already taken by an earlier row
-    batch: list[tuple] = []
-    for source in sources:
-        skip_first = source.has_header
-        for line, values, error in read_rows(source.path, source.dialect):
-            if skip_first:
-                skip_first = False
-                if values is not None:
+    phone_column = plan.column_name(plan.phone if plan.phone is not None else plan.phone_number)
+    # One 64-bit hash per key already taken by an earlier row: its email, and "tel:" + its number. A number
+    # belongs to the first row that brings it: a later phone-only row is a duplicate, a later row with an
+    # email imports without the number.
+    seen: set[int] = set()
+    writer = StageWriter(
+        Stage(conn, agency_id=agency_id, client_id=client_id, options=options), chunk_rows or CHUNK_ROWS
+    )
+    # The writer mostly waits on the database without the GIL, then needs it back for a moment. With the
+    # default 5 ms switch interval every such moment costs it up to 5 ms behind this busy thread, and the
+    # writer turns into the bottleneck; 0.5 ms makes the hand-over prompt for the import's duration.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    writer.start()
+    try:
+        batch: list[tuple] = []
+        for source in sources:
+            skip_first = source.has_header
+            for line, values, error in read_rows(source.path, source.dialect):
+                if skip_first:
+                    skip_first = False
+                    if values is not None:
+                        continue
+                out.rows += 1
+                if values is None:
+                    out.invalid += 1
+                    report.add(source.name, line, "", "", error or "unreadable record")
                     continue
-            out.rows += 1
-            if values is None:
-                out.invalid += 1
-                report.add(source.name, line, "", "", error or "unreadable record")
-                continue
-            try:
-                email, phone, fields_json = check(values)
-            except RowError as exc:
-                out.invalid += 1
-                report.add(source.name, line, plan.column_name(exc.column), exc.value, exc.reason)
-                continue
-            key = hash(email or "tel:" + phone)
-            if key in seen:
-                out.duplicates += 1
-                continue
-            seen.add(key)
-            batch.append((line, email, phone, fields_json))
-            if len(batch) >= BATCH:
-                stage.load(batch)
-                batch = []
-                if should_cancel and should_cancel():
-                    raise ImportCancelled()
-                if on_progress:
-                    on_progress(out.rows, f"{out.rows:,} rows read")
-    if batch:
-        stage.load(batch)
-    if should_cancel and should_cancel():
-        raise ImportCancelled()
-    if on_progress:
-        on_progress(out.rows, "Saving contacts…")
-    del seen
-    stage.index()
-    _apply(conn, stage, out, report, agency_id=agency_id, client_id=client_id, options=options)
+                try:
+                    email, phone, fields_json = check(values)
+                except RowError as exc:
+                    out.invalid += 1
+                    report.add(source.name, line, plan.column_name(exc.column), exc.value, exc.reason)
+                    continue
+                if email is not None:
+                    key = hash(email)
+                    if key in seen:
+                        out.duplicates += 1
+                        continue
+                    seen.add(key)
+                    if phone is not None:
+                        tel = hash("tel:" + phone)
+                        if tel in seen:
+                            report.add(source.name, line, phone_column, phone, PHONE_TAKEN)
+                            phone = None
+                        else:
+                            seen.add(tel)
+                else:
+                    tel = hash("tel:" + phone)
+                    if tel in seen:
+                        out.duplicates += 1
+                        continue
+                    seen.add(tel)
+                batch.append((line, email, phone, fields_json))
+                if len(batch) >= BATCH:
+                    writer.put(batch)
+                    batch = []
+                    if should_cancel and should_cancel():
+                        raise ImportCancelled()
+                    if on_progress:
+                        on_progress(out.rows, f"{out.rows:,} rows read")
+        if batch:
+            writer.put(batch)
+        del seen
+        if should_cancel and should_cancel():
+            raise ImportCancelled()
+        if on_progress:
+            on_progress(out.rows, "Saving contacts…")
+        tally = writer.close()
+    except BaseException:
+        writer.abandon()  # the connection is ours again before the caller rolls back
+        raise
+    finally:
+        sys.setswitchinterval(switch_interval)
+    out.created, out.updated, out.unchanged = tally.created, tally.updated, tally.unchanged
+    out.duplicates += tally.duplicates
+    out.suppressed = tally.suppressed
+    for line, value, reason in tally.errors:
+        report.add("", line, "", value, reason)
     out.errors_csv = report.to_bytes() if report.count else b""
     return out
 
@@ -263,140 +273,3 @@ def _row_checker(plan: Plan, options: Options, region: str) -> Callable[[list[st
         return email, phone, dumps(fields).decode() if fields else "{}"
 
     return check
-
-
-def _apply(
-    conn: Connection,
-    stage: _Stage,
-    out: Outcome,
-    report: ErrorReport,
-    *,
-    agency_id: int,
-    client_id: int,
-    options: Options,
-) -> None:
-    pg = stage.pg
-    p = {"aid": agency_id, "cid": client_id, "now": datetime.now(UTC)}
-    q = lambda sql, **extra: conn.execute(text(sql), {**p, **extra})  # noqa: E731
-
-    # 1. Suppressed addresses (client list, agency-wide and platform-wide entries) are skipped entirely.
-    blocked = (
-        "SELECT address FROM suppression WHERE client_id = :cid AND channel = '{ch}' "
-        "UNION SELECT address FROM blocked_address WHERE (agency_id = :aid OR agency_id IS NULL) AND channel = '{ch}'"
-    )
-    suppressed_where = (
-        f"(email IS NOT NULL AND email IN ({blocked.format(ch='email')})) "
-        f"OR (email IS NULL AND phone IN ({blocked.format(ch='sms')}))"
-    )
-    for line, email, phone in q(
-        f"SELECT line, email, phone FROM import_stage WHERE {suppressed_where} ORDER BY line"
-    ):
-        report.add("", line, "", email or phone, "skipped: the address is on the suppression list")
-    out.suppressed = q(f"DELETE FROM import_stage WHERE {suppressed_where}").rowcount
-
-    # 2. A number can belong to one contact only: later claimants lose it (phone-only rows are duplicates).
-    taken_by_other = (
-        "EXISTS (SELECT 1 FROM contact c WHERE c.client_id = :cid AND c.phone = import_stage.phone "
-        "AND (c.email IS NULL OR c.email <> import_stage.email))"
-    )
-    earlier_claim = "EXISTS (SELECT 1 FROM import_stage s2 WHERE s2.phone = import_stage.phone AND s2.line < import_stage.line)"
-    out.duplicates += q(f"DELETE FROM import_stage WHERE email IS NULL AND {earlier_claim}").rowcount
-    for line, phone in q(
-        f"SELECT line, phone FROM import_stage WHERE phone IS NOT NULL AND email IS NOT NULL "
-        f"AND ({taken_by_other} OR {earlier_claim}) ORDER BY line"
-    ):
-        report.add("", line, "", phone, "phone: already belongs to another contact; imported without it")
-    q(
-        f"UPDATE import_stage SET phone = NULL WHERE phone IS NOT NULL AND email IS NOT NULL "
-        f"AND ({taken_by_other} OR {earlier_claim})"
-    )
-
-    # 3. Match stored contacts: by email, else by phone. Joins (UPDATE … FROM), not correlated subqueries:
-    #    only matched rows are written, and PostgreSQL can hash-join. Two statements, not one with OR, so
-    #    each can use the (client_id, email) / (client_id, phone) unique index.
-    def match(mark_new: bool) -> None:
-        flag = ", is_new = 1" if mark_new else ""
-        q(
-            f"UPDATE import_stage SET contact_id = c.id{flag} FROM contact c WHERE import_stage.contact_id IS NULL "
-            "AND import_stage.email IS NOT NULL AND c.client_id = :cid AND c.email = import_stage.email"
-        )
-        q(
-            f"UPDATE import_stage SET contact_id = c.id{flag} FROM contact c WHERE import_stage.contact_id IS NULL "
-            "AND import_stage.email IS NULL AND c.client_id = :cid AND c.phone = import_stage.phone"
-        )
-
-    match(mark_new=False)
-    out.duplicates += q(
-        "DELETE FROM import_stage WHERE contact_id IS NOT NULL AND EXISTS (SELECT 1 FROM import_stage s2 "
-        "WHERE s2.contact_id = import_stage.contact_id AND s2.line < import_stage.line)"
-    ).rowcount
-    matched = q("SELECT count(*) FROM import_stage WHERE contact_id IS NOT NULL").scalar_one()
-
-    # 4. New contacts: the rows still unmatched. Matching again afterwards marks them new.
-    clean = "jsonb_strip_nulls(fields::jsonb)::json" if pg else "json_patch('{}', fields)"
-    out.created = q(
-        "INSERT INTO contact (agency_id, client_id, email, phone, fields, created_at, updated_at) "
-        f"SELECT :aid, :cid, email, phone, {clean}, :now, :now FROM import_stage WHERE contact_id IS NULL "
-        "ORDER BY line"
-    ).rowcount
-    match(mark_new=True)
-
-    # 5. Existing contacts: merge the file's values into the stored ones; count real changes only.
-    if options.update_existing:
-        if pg:
-            merged = "jsonb_strip_nulls(contact.fields::jsonb || s.fields::jsonb)"
-            changed = f"({merged} <> contact.fields::jsonb OR (s.phone IS NOT NULL AND contact.phone IS DISTINCT FROM s.phone))"
-            out.updated = q(
-                f"UPDATE contact SET fields = {merged}::json, phone = coalesce(s.phone, contact.phone), updated_at = :now "
-                f"FROM import_stage s WHERE s.contact_id = contact.id AND s.is_new = 0 AND {changed}"
-            ).rowcount
-        else:
-            merged = "json_patch(contact.fields, s.fields)"
-            changed = f"({merged} <> json(contact.fields) OR (s.phone IS NOT NULL AND contact.phone IS NOT s.phone))"
-            out.updated = q(
-                f"UPDATE contact SET fields = {merged}, phone = coalesce(s.phone, contact.phone), updated_at = :now "
-                f"FROM import_stage s WHERE s.contact_id = contact.id AND s.is_new = 0 AND {changed}"
-            ).rowcount
-    out.unchanged = matched - out.updated
-
-    # 6. Subscriptions to the target lists, per channel the list uses. Someone who unsubscribed stays
-    #    unsubscribed unless the import itself marks people as unsubscribed.
-    on_conflict = (
-        "DO UPDATE SET status = 'unsubscribed', updated_at = excluded.updated_at"
-        if options.status == "unsubscribed"
-        else "DO NOTHING"
-    )
-    for list_id, email_on, sms_on in _lists(conn, client_id, options.list_ids):
-        for channel, enabled, column in (("email", email_on, "email"), ("sms", sms_on, "phone")):
-            if not enabled:
-                continue
-            q(
-                "INSERT INTO subscription (agency_id, client_id, list_id, contact_id, channel, status, consent_at, "
-                "consent_ip, consent_source, updated_at) "
-                f"SELECT :aid, :cid, :lid, c.id, '{channel}', :status, :now, :ip, :src, :now "
-                f"FROM import_stage s JOIN contact c ON c.id = s.contact_id WHERE c.{column} IS NOT NULL "
-                f"ON CONFLICT (list_id, contact_id, channel) {on_conflict}",
-                lid=list_id,
-                status=options.status,
-                ip=options.consent_ip,
-                src=options.source,
-            )
-        q(
-            "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
-            "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
-            lid=list_id,
-        )
-
-
-def _lists(conn: Connection, client_id: int, list_ids: tuple[int, ...]) -> list[tuple[int, bool, bool]]:
-    if not list_ids:
-        return []
-    params = {f"l{i}": lid for i, lid in enumerate(list_ids)}
-    placeholders = ", ".join(f":{k}" for k in params)
-    rows = conn.execute(
-        text(
-            f"SELECT id, email_enabled, sms_enabled FROM mailing_list WHERE client_id = :cid AND id IN ({placeholders})"
-        ),
-        {"cid": client_id, **params},
-    )
-    return [(r[0], bool(r[1]), bool(r[2])) for r in rows]
