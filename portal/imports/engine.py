@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy.engine import Connection
 
+from ..concurrency import prompt_gil_handover
 from ..csvsafe import safe_cell
 from .addresses import InvalidAddress, normalise_email, normalise_phone
 from .sources import Dialect, read_rows
@@ -30,7 +30,6 @@ from .values import FieldSpec, FieldValueError, converter
 
 BATCH = 20_000  # rows handed to the writer at a time (a few batches wait in its queue: memory stays flat)
 CHUNK_ROWS = 100_000  # rows applied to the database per round of set-based statements
-GIL_SWITCH_SECONDS = 0.0005  # while the writer thread runs (see run)
 PHONE_TAKEN = "phone: already belongs to another contact; imported without it"
 
 MAX_REPORTED_ERRORS = 100_000
@@ -138,80 +137,17 @@ def run(
     out = Outcome()
     report = ErrorReport()
     check = _row_checker(plan, options, default_region)
-    phone_column = plan.column_name(plan.phone if plan.phone is not None else plan.phone_number)
-    # One 64-bit hash per key already taken by an earlier row: its email, and "tel:" + its number. A number
-    # belongs to the first row that brings it: a later phone-only row is a duplicate, a later row with an
-    # email imports without the number.
-    seen: set[int] = set()
     writer = StageWriter(
         Stage(conn, agency_id=agency_id, client_id=client_id, options=options), chunk_rows or CHUNK_ROWS
     )
-    # The writer mostly waits on the database without the GIL, then needs it back for a moment. With the
-    # default 5 ms switch interval every such moment costs it up to 5 ms behind this busy thread, and the
-    # writer turns into the bottleneck; 0.5 ms makes the hand-over prompt for the import's duration.
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    writer.start()
-    try:
-        batch: list[tuple] = []
-        for source in sources:
-            skip_first = source.has_header
-            for line, values, error in read_rows(source.path, source.dialect):
-                if skip_first:
-                    skip_first = False
-                    if values is not None:
-                        continue
-                out.rows += 1
-                if values is None:
-                    out.invalid += 1
-                    report.add(source.name, line, "", "", error or "unreadable record")
-                    continue
-                try:
-                    email, phone, fields_json = check(values)
-                except RowError as exc:
-                    out.invalid += 1
-                    report.add(source.name, line, plan.column_name(exc.column), exc.value, exc.reason)
-                    continue
-                if email is not None:
-                    key = hash(email)
-                    if key in seen:
-                        out.duplicates += 1
-                        continue
-                    seen.add(key)
-                    if phone is not None:
-                        tel = hash("tel:" + phone)
-                        if tel in seen:
-                            report.add(source.name, line, phone_column, phone, PHONE_TAKEN)
-                            phone = None
-                        else:
-                            seen.add(tel)
-                else:
-                    tel = hash("tel:" + phone)
-                    if tel in seen:
-                        out.duplicates += 1
-                        continue
-                    seen.add(tel)
-                batch.append((line, email, phone, fields_json))
-                if len(batch) >= BATCH:
-                    writer.put(batch)
-                    batch = []
-                    if should_cancel and should_cancel():
-                        raise ImportCancelled()
-                    if on_progress:
-                        on_progress(out.rows, f"{out.rows:,} rows read")
-        if batch:
-            writer.put(batch)
-        del seen
-        if should_cancel and should_cancel():
-            raise ImportCancelled()
-        if on_progress:
-            on_progress(out.rows, "Saving contacts…")
-        tally = writer.close()
-    except BaseException:
-        writer.abandon()  # the connection is ours again before the caller rolls back
-        raise
-    finally:
-        sys.setswitchinterval(switch_interval)
+    with prompt_gil_handover():  # the writer waits on the database, then needs the GIL back at once
+        writer.start()
+        try:
+            _read(sources, plan, check, out, report, writer, on_progress, should_cancel)
+            tally = writer.close()
+        except BaseException:
+            writer.abandon()  # the connection is ours again before the caller rolls back
+            raise
     out.created, out.updated, out.unchanged = tally.created, tally.updated, tally.unchanged
     out.duplicates += tally.duplicates
     out.suppressed = tally.suppressed
@@ -219,6 +155,68 @@ def run(
         report.add("", line, "", value, reason)
     out.errors_csv = report.to_bytes() if report.count else b""
     return out
+
+
+def _read(sources, plan, check, out, report, writer, on_progress, should_cancel) -> None:
+    """Stream every source through the row checker and hand the good rows to the writer in batches."""
+    phone_column = plan.column_name(plan.phone if plan.phone is not None else plan.phone_number)
+    # One 64-bit hash per key already taken by an earlier row: its email, and "tel:" + its number. A number
+    # belongs to the first row that brings it: a later phone-only row is a duplicate, a later row with an
+    # email imports without the number.
+    seen: set[int] = set()
+    batch: list[tuple] = []
+    for source in sources:
+        skip_first = source.has_header
+        for line, values, error in read_rows(source.path, source.dialect):
+            if skip_first:
+                skip_first = False
+                if values is not None:
+                    continue
+            out.rows += 1
+            if values is None:
+                out.invalid += 1
+                report.add(source.name, line, "", "", error or "unreadable record")
+                continue
+            try:
+                email, phone, fields_json = check(values)
+            except RowError as exc:
+                out.invalid += 1
+                report.add(source.name, line, plan.column_name(exc.column), exc.value, exc.reason)
+                continue
+            if email is not None:
+                key = hash(email)
+                if key in seen:
+                    out.duplicates += 1
+                    continue
+                seen.add(key)
+                if phone is not None:
+                    tel = hash("tel:" + phone)
+                    if tel in seen:
+                        report.add(source.name, line, phone_column, phone, PHONE_TAKEN)
+                        phone = None
+                    else:
+                        seen.add(tel)
+            else:
+                tel = hash("tel:" + phone)
+                if tel in seen:
+                    out.duplicates += 1
+                    continue
+                seen.add(tel)
+            batch.append((line, email, phone, fields_json))
+            if len(batch) >= BATCH:
+                writer.put(batch)
+                batch = []
+                if should_cancel and should_cancel():
+                    raise ImportCancelled()
+                if on_progress:
+                    on_progress(out.rows, f"{out.rows:,} rows read")
+    if batch:
+        writer.put(batch)
+    del seen
+    if should_cancel and should_cancel():
+        raise ImportCancelled()
+    if on_progress:
+        on_progress(out.rows, "Saving contacts…")
 
 
 class RowError(Exception):

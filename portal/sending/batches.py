@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, text, update
+from sqlalchemy.engine import Connection as SqlConnection
 
+from ..concurrency import prompt_gil_handover
 from ..crypto import decrypt_json
 from ..extensions import db
 from ..inbound.classify import classify_status
@@ -266,13 +268,14 @@ def send_batches(campaign_id: int) -> int:
             finish_if_done(campaign_id)
             db.session.commit()
             return sent
-        sent += _send_rows(ctx, token, rows, pg)
+        sent += _send_rows(ctx, token, rows)
 
 
-def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
+def _send_rows(ctx: CampaignContext, token: str, rows) -> int:
     """Send one claimed batch. The next message is rendered, built and signed while the previous one is on
     the wire (one SMTP thread, so still one message in flight): CPU work overlaps network waits, and each
-    message is still confirmed in the database only after the relay accepted it."""
+    message is still confirmed in the database only after the relay accepted it. The SMTP thread waits on
+    each reply of the relay and then needs the GIL back at once (portal/concurrency.py)."""
     allowed = _still_allowed(ctx, rows)
     skipped = [r[0] for r in rows if r[0] not in allowed]
     if skipped:
@@ -281,14 +284,18 @@ def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
     relay = _relays[ctx.relay_key]
     sent = 0
     in_flight: _InFlight | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as wire:
+    with (
+        prompt_gil_handover(),
+        db.engine.connect() as marks,  # the confirmations' own connection: no session bookkeeping per message
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="smtp") as wire,
+    ):
         try:
             for delivery_id, contact_id, email in rows:
                 if delivery_id not in allowed:
                     continue
                 verp, raw = _message(ctx, delivery_id, email, values.get(contact_id, {"email": email}))
                 if in_flight is not None:
-                    sent += _settle(ctx, token, in_flight, pg)
+                    sent += _settle(ctx, token, in_flight, marks)
                     in_flight = None
                 in_flight = _InFlight(
                     wire.submit(relay.send, verp, email, raw), delivery_id, contact_id, email
@@ -296,7 +303,7 @@ def _send_rows(ctx: CampaignContext, token: str, rows, pg: bool) -> int:
         finally:
             # Whatever happened while building, the message on the wire is settled before leaving.
             if in_flight is not None:
-                sent += _settle(ctx, token, in_flight, pg)
+                sent += _settle(ctx, token, in_flight, marks)
     return sent
 
 
@@ -325,7 +332,7 @@ def _message(ctx: CampaignContext, delivery_id: int, email: str, values: dict) -
     return f"b+{tokens.make('bounce', delivery_id)}@{ctx.envelope.bounce_domain}", raw
 
 
-def _settle(ctx: CampaignContext, token: str, flight: _InFlight, pg: bool) -> int:
+def _settle(ctx: CampaignContext, token: str, flight: _InFlight, marks: SqlConnection) -> int:
     """Wait for the relay's answer to one message and record it. Returns 1 when it was accepted."""
     try:
         answer = flight.future.result()
@@ -336,7 +343,7 @@ def _settle(ctx: CampaignContext, token: str, flight: _InFlight, pg: bool) -> in
     except TemporaryFailure as exc:
         _release(token, str(exc))
         raise  # RQ retries the job with backoff; the sweeper covers a lost job
-    _mark_sent(flight.delivery_id, token, answer, pg)
+    _mark_sent(marks, flight.delivery_id, token, answer)
     return 1
 
 
@@ -346,15 +353,15 @@ _MARK_SENT = text(
 )
 
 
-def _mark_sent(delivery_id: int, token: str, answer: str, pg: bool) -> None:
-    """The hot path: one short transaction per message handed over, on the session's connection with a
-    pre-built statement (the ORM update construct costs more than the database work here)."""
-    conn = db.session.connection()
-    if pg:
+def _mark_sent(marks: SqlConnection, delivery_id: int, token: str, answer: str) -> None:
+    """The hot path: one short transaction per message handed over, on a plain connection with a pre-built
+    statement (the session's commit bookkeeping and the ORM update construct cost more than the database
+    work here)."""
+    if marks.dialect.name == "postgresql":
         # Worker crashes lose nothing committed; only a database server crash could lose the last few marks.
-        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-    conn.execute(_MARK_SENT, {"now": datetime.now(UTC), "answer": answer, "id": delivery_id, "tok": token})
-    db.session.commit()
+        marks.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+    marks.execute(_MARK_SENT, {"now": datetime.now(UTC), "answer": answer, "id": delivery_id, "tok": token})
+    marks.commit()
 
 
 def _mark(ids: list[int], token: str, status: str, *, error: str = "") -> None:
