@@ -137,6 +137,9 @@ def main() -> None:
                 f"consent_ip, consent_source, updated_at) SELECT agency_id, client_id, {lst.id}, id, 'email', "
                 f"'subscribed', '', 'import', created_at FROM contact"
             )
+            if ph == "%s":  # fresh planner statistics, as a real import leaves them (portal/imports/stage.py)
+                cur.execute("ANALYZE contact")
+                cur.execute("ANALYZE subscription")
             campaign = Campaign(
                 agency_id=agency_id,
                 client_id=client_id,

@@ -31,6 +31,7 @@ PG_SETTINGS = (
 
 SUBSCRIPTION_COLUMNS = "agency_id, client_id, list_id, contact_id, channel, status, consent_at, consent_ip, consent_source, updated_at"
 QUEUED_BATCHES = 4
+ANALYZE_AFTER_ROWS = 10_000
 MAX_SQL_ERRORS = 100_000  # rows reported from the SQL side (suppressed, phone taken); counts stay exact
 
 
@@ -271,13 +272,19 @@ class Stage:
         }
 
     def finish(self) -> None:
-        """List counts, once, after the last chunk."""
+        """List counts, once, after the last chunk; fresh planner statistics after a large import."""
         for list_id, _, _ in self.lists:
             self.q(
                 "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
                 "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
                 lid=list_id,
             )
+        if self.pg and self.tally.created + self.tally.updated >= ANALYZE_AFTER_ROWS:
+            # PostgreSQL plans with statistics that autovacuum refreshes only some time after the commit; a
+            # send started right after a big import would be planned for the tables as they were. ANALYZE
+            # in the transaction counts its own new rows, so the statistics are right when it commits.
+            self.q("ANALYZE contact")
+            self.q("ANALYZE subscription")
 
 
 class StageWriter(threading.Thread):
