@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
+_SPACE_AT_EOL = re.compile(rb" (?=\r\n|\Z)")
 
 
 def generate_key(bits: int = 2048) -> tuple[str, str]:
@@ -41,11 +42,10 @@ def _relaxed_header(name: bytes, value: bytes) -> bytes:
 
 
 def _relaxed_body(body: bytes) -> bytes:
-    lines = body.split(b"\r\n")
-    out = [_WSP_RUN.sub(b" ", line).rstrip(b" \t") for line in lines]
-    while out and out[-1] == b"":
-        out.pop()
-    return b"\r\n".join(out) + b"\r\n" if out else b""
+    """Whitespace runs → one space, none before a line end, no empty lines at the end (RFC 6376 3.4.4).
+    Two passes over the whole body rather than a regex per line: the body of a campaign has dozens."""
+    body = _SPACE_AT_EOL.sub(b"", _WSP_RUN.sub(b" ", body)).rstrip(b"\r\n")
+    return body + b"\r\n" if body else b""
 
 
 def _split(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
