@@ -382,3 +382,27 @@ def test_backslashes_tabs_and_line_breaks_in_values_arrive_intact(app, world):
     assert status == "done" and counts["created"] == 1, errors
     with app.app_context(), bind_tenant(ag, cid):
         assert db.session.scalar(select(Contact)).fields == {"nome": nasty}
+
+
+def test_a_list_deleted_while_an_import_runs_keeps_no_subscriptions(app, world):
+    """Subscriptions carry no foreign key to their list (imports/stage.py): an import whose target list
+    disappears meanwhile must not leave subscriptions of a list that no longer exists."""
+    from sqlalchemy import text
+
+    from portal.imports.engine import Options
+    from portal.imports.stage import Stage, StageWriter
+
+    ag, cid, list_id = _setup(app, world)
+    with app.app_context(), bind_tenant(ag, cid):
+        conn = db.session.connection()
+        writer = StageWriter(
+            Stage(conn, agency_id=ag, client_id=cid, options=Options(list_ids=(list_id,))), 10
+        )
+        conn.execute(text("DELETE FROM mailing_list WHERE id = :id"), {"id": list_id})  # the list goes away
+        writer.start()
+        writer.put([(2, "first@example.com", None, "{}"), (3, "second@example.com", None, "{}")])
+        tally = writer.close()
+        db.session.commit()
+        assert tally.created == 2
+        assert db.session.scalar(select(func.count()).select_from(Contact)) == 2
+        assert db.session.scalar(select(func.count()).select_from(Subscription)) == 0

@@ -273,6 +273,18 @@ class Stage:
 
     def finish(self) -> None:
         """List counts, once, after the last chunk; fresh planner statistics after a large import."""
+        if self.target_lists:
+            # A list deleted while the import ran (possible on SQLite, which cannot lock it; see _lists)
+            # takes the subscriptions the import gave it along.
+            params = {f"l{i}": list_id for i, list_id in enumerate(self.target_lists)}
+            marks = ", ".join(f":{k}" for k in params)
+            alive = set(
+                self.q(
+                    f"SELECT id FROM mailing_list WHERE client_id = :cid AND id IN ({marks})", **params
+                ).scalars()
+            )
+            for list_id in set(self.target_lists) - alive:
+                self.q("DELETE FROM subscription WHERE client_id = :cid AND list_id = :lid", lid=list_id)
         for list_id, _, _ in self.lists:
             self.q(
                 "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
@@ -376,9 +388,13 @@ def _lists(conn: Connection, client_id: int, list_ids: tuple[int, ...]) -> list[
         return []
     params = {f"l{i}": lid for i, lid in enumerate(list_ids)}
     placeholders = ", ".join(f":{k}" for k in params)
+    # FOR KEY SHARE (what a foreign key check would take per row, taken once): a list cannot be deleted
+    # while the import adds subscriptions to it. SQLite cannot lock a row: finish() checks again.
+    lock = " FOR KEY SHARE" if conn.dialect.name == "postgresql" else ""
     rows = conn.execute(
         text(
-            f"SELECT id, email_enabled, sms_enabled FROM mailing_list WHERE client_id = :cid AND id IN ({placeholders})"
+            "SELECT id, email_enabled, sms_enabled FROM mailing_list WHERE client_id = :cid "
+            f"AND id IN ({placeholders}){lock}"
         ),
         {"cid": client_id, **params},
     )

@@ -82,20 +82,24 @@ def update_list(*, actor: User | None, client: Client, lst: MailingList, values:
 
 
 def delete_list(*, actor: User | None, client: Client, lst: MailingList) -> None:
-    """Subscriptions go with the list, in one set-based statement (a list can hold millions)."""
+    """Subscriptions go with the list, in one set-based statement (a list can hold millions).
+
+    The list row goes first: an import into this list holds a lock on it until it commits, so the list
+    delete waits for it, and the subscription delete that follows sees what the import added."""
+    list_id, name = lst.id, lst.name
+    db.session.delete(lst)
+    db.session.flush()
     removed = db.session.execute(
-        delete(Subscription).where(Subscription.client_id == client.id, Subscription.list_id == lst.id)
+        delete(Subscription).where(Subscription.client_id == client.id, Subscription.list_id == list_id)
     ).rowcount
     record(
         "list.deleted",
         actor=actor,
         agency_id=client.agency_id,
         client_id=client.id,
-        target=lst.name,
+        target=name,
         subscriptions=removed,
     )
-    db.session.delete(lst)
-    db.session.flush()
 
 
 def refresh_counts(client: Client, list_ids) -> None:
