@@ -4,7 +4,7 @@ Never an ORM object per row. Python does what only Python can (CSV parsing, addr
 values) and keeps one 64-bit hash per key for in-file duplicates; everything that compares against stored
 data — suppression, matching existing contacts, upserts, subscriptions, list counts — is a handful of
 statements over the staging table (stage.py), applied chunk by chunk on a writer thread while this one
-reads on. PostgreSQL loads the stage with COPY, SQLite with executemany.
+reads on. PostgreSQL loads the stage with COPY, SQLite with one JSON-array insert per batch.
 
 The caller owns the transaction: the whole import commits at once or not at all, so a failed or cancelled
 import leaves stored contacts exactly as they were.
