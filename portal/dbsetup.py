@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+MIN_SQLITE = (3, 35)
 
 
 @event.listens_for(Engine, "connect")
@@ -13,6 +17,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} is too old: the portal needs {'.'.join(map(str, MIN_SQLITE))} or "
+            "newer (RETURNING, MATERIALIZED). Use a newer Python build, or PostgreSQL."
+        )
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # In WAL mode NORMAL survives any application crash (a killed worker loses nothing committed); only
