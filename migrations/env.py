@@ -98,12 +98,26 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one, and DROP TABLE first deletes
+            # every row, which fires ON DELETE CASCADE in the tables that reference it: rebuilding `contact`
+            # would empty `subscription`. Foreign keys stay off while migrations run (the pragma only takes
+            # effect outside a transaction, hence here) and are checked once at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction, so that Alembic's own one commits
         context.configure(
             connection=connection, target_metadata=get_metadata(), render_item=render_item, **conf_args
         )
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"migrations left rows that break foreign keys: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -123,6 +123,30 @@ pytestmark = [
 ]
 
 
+def test_upgrading_keeps_every_stored_row(settings, tmp_path, keep_logging):
+    """Upgrades run on databases full of data. On SQLite a migration rebuilds a table by copying it and
+    dropping the old one; with foreign keys on, that DROP would cascade into the referencing tables."""
+    from portal.seed import seed_demo
+
+    app = create_app(dataclasses.replace(settings, database_url=f"sqlite:///{tmp_path / 'data.db'}"))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS, revision="7216a6e0af94")  # before the contact/subscription rebuilds
+        seed_demo()
+        db.session.commit()
+        tables = [t.name for t in db.metadata.sorted_tables]
+
+        def counts():
+            with db.engine.connect() as conn:
+                return {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
+
+        before = counts()
+        assert before["contact"] and before["subscription"]  # the seed gives the rebuilt tables rows
+        upgrade(directory=MIGRATIONS)
+        after = counts()
+        db.engine.dispose()
+    assert after == before
+
+
 def test_upgrade_and_downgrade_on_empty_sqlite(settings, tmp_path, keep_logging):
     _run_roundtrip(settings, f"sqlite:///{tmp_path / 'migrations.db'}")
 
