@@ -126,6 +126,26 @@ def _scoped_mappers(state: ORMExecuteState) -> list[type]:
     )
 
 
+def _raw_tenant_tables(state: ORMExecuteState) -> set[str]:
+    """Tenant tables the statement reaches only as plain Core tables. A table reached through its mapped
+    class (an entity, one of its columns, `select_from(Model)`) carries the ORM's `parententity`
+    annotation somewhere in the statement, and the loader criteria filter it; a bare `Model.__table__`
+    does not, and nothing would."""
+    tenant_tables = {cls.__table__ for cls in _mapped_subclasses(AgencyScoped) if hasattr(cls, "__table__")}
+    touched: set[str] = set()
+    through_entities: set[str] = set()
+    elements = list(visitors.iterate(state.statement))
+    if hasattr(state.statement, "get_final_froms"):
+        elements += state.statement.get_final_froms()
+    for el in elements:
+        entity = (getattr(el, "_annotations", None) or {}).get("parententity")
+        if entity is not None:
+            through_entities.add(entity.mapper.local_table.name)
+        elif isinstance(el, Table) and el in tenant_tables:
+            touched.add(el.name)
+    return touched - through_entities
+
+
 def _apply_filter(state: ORMExecuteState) -> None:
     if not state.is_select or state.is_column_load or state.is_relationship_load:
         # Column and relationship loads re-use the criteria of the statement that loaded the parent.
@@ -139,6 +159,15 @@ def _apply_filter(state: ORMExecuteState) -> None:
     if tenant is None:
         names = ", ".join(sorted({cls.__name__ for cls in touched}))
         raise TenantError(f"query on tenant-scoped model(s) {names} with no tenant bound")
+    raw = _raw_tenant_tables(state)
+    if raw:
+        # with_loader_criteria filters mapped entities only: `select(Contact.__table__)` would return every
+        # tenant's rows. Core SQL on tenant tables belongs in service helpers that filter by the tenant they
+        # are given and say so with execution_options(all_tenants=True) (DESIGN §3.5).
+        raise TenantError(
+            f"Core SELECT on tenant table(s) {', '.join(sorted(raw))} is not filtered by the bound tenant: "
+            "select the mapped class, or filter explicitly and pass execution_options(all_tenants=True)"
+        )
     # Plain ints in the closure: SQLAlchemy caches the lambda and binds them as parameters. Criteria go on
     # every scoped mapped class so eager-loaded relationships are filtered too.
     agency_id, client_id = tenant.agency_id, tenant.client_id

@@ -102,19 +102,23 @@ def test_counts_columns_and_joins_without_tenant_raise(ctx, stmt):
         db.session.execute(stmt()).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: with_loader_criteria filters mapped entities only, so a Core SELECT on a tenant "
-    "Table through the session returns every agency's rows when a tenant is bound (DESIGN §3.5 keeps Core "
-    "SQL in tenant-taking service helpers; a lint or a guard for this is still to do)",
-)
-def test_core_select_on_a_tenant_table_is_filtered_or_refused(ctx):
+def test_core_select_on_a_tenant_table_is_refused(ctx):
+    """with_loader_criteria filters mapped entities only: a bare Table through the session would return
+    every agency's rows, so the guard refuses it, alone or joined to a mapped class."""
+    table = Client.__table__
     with bind_tenant(ctx.agency_ids["AG1"]):
-        try:
-            rows = db.session.execute(select(Client.__table__)).all()
-        except TenantError:
-            return
-    assert {r.agency_id for r in rows} == {ctx.agency_ids["AG1"]}
+        with pytest.raises(TenantError, match="Core SELECT on tenant table"):
+            db.session.execute(select(table)).all()
+        with pytest.raises(TenantError, match="client"):
+            db.session.execute(select(Agency.id).join(table, table.c.agency_id == Agency.id)).all()
+        # Through the mapped class it is filtered, whatever the shape of the statement.
+        assert db.session.scalar(select(func.count()).select_from(Client)) == 2
+        # Code that filters by hand says so explicitly.
+        mine = db.session.execute(
+            select(table.c.id).where(table.c.agency_id == ctx.agency_ids["AG1"]),
+            execution_options={"all_tenants": True},
+        ).all()
+    assert len(mine) == 2
 
 
 def test_session_get_without_tenant_raises(ctx):
