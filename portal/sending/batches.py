@@ -302,16 +302,19 @@ def _send_rows(ctx: CampaignContext, token: str, rows) -> int:
                 if delivery_id not in allowed:
                     continue
                 verp, raw = _message(ctx, delivery_id, email, values.get(contact_id, {"email": email}))
-                if in_flight is not None:
-                    sent += _settle(ctx, token, in_flight, marks)
-                    in_flight = None
+                previous, in_flight = in_flight, None
+                outcome = _outcome(token, previous) if previous is not None else None
+                # The relay has answered for the previous message: the next one goes on the wire first,
+                # and the previous one is recorded while it travels (still one message in flight).
                 in_flight = _InFlight(
                     wire.submit(relay.send, verp, email, raw), delivery_id, contact_id, email
                 )
+                if previous is not None:
+                    sent += _record(ctx, token, previous, outcome, marks)
         finally:
             # Whatever happened while building, the message on the wire is settled before leaving.
             if in_flight is not None:
-                sent += _settle(ctx, token, in_flight, marks)
+                sent += _record(ctx, token, in_flight, _outcome(token, in_flight), marks)
     return sent
 
 
@@ -340,18 +343,28 @@ def _message(ctx: CampaignContext, delivery_id: int, email: str, values: dict) -
     return f"b+{tokens.make('bounce', delivery_id)}@{ctx.envelope.bounce_domain}", raw
 
 
-def _settle(ctx: CampaignContext, token: str, flight: _InFlight, marks: SqlConnection) -> int:
-    """Wait for the relay's answer to one message and record it. Returns 1 when it was accepted."""
+def _outcome(token: str, flight: _InFlight) -> str | PermanentFailure:
+    """Wait for the relay's answer to one message: its reply when accepted, the refusal when permanent. A
+    temporary failure gives the claim's unsent rows back and raises: RQ retries the job with backoff, and
+    the sweeper covers a lost job. Nothing else is on the wire when it does."""
     try:
-        answer = flight.future.result()
+        return flight.future.result()
     except PermanentFailure as exc:
-        _mark([flight.delivery_id], token, DELIVERY_FAILED, error=str(exc)[:500])
-        _synchronous_bounce(ctx, flight.delivery_id, flight.contact_id, flight.email, exc)
-        return 0
+        return exc
     except TemporaryFailure as exc:
         _release(token, str(exc))
-        raise  # RQ retries the job with backoff; the sweeper covers a lost job
-    _mark_sent(marks, flight.delivery_id, token, answer)
+        raise
+
+
+def _record(
+    ctx: CampaignContext, token: str, flight: _InFlight, outcome: str | PermanentFailure, marks: SqlConnection
+) -> int:
+    """Mark one message sent, or failed with a synchronous bounce. Returns 1 when it was sent."""
+    if isinstance(outcome, PermanentFailure):
+        _mark([flight.delivery_id], token, DELIVERY_FAILED, error=str(outcome)[:500])
+        _synchronous_bounce(ctx, flight.delivery_id, flight.contact_id, flight.email, outcome)
+        return 0
+    _mark_sent(marks, flight.delivery_id, token, outcome)
     return 1
 
 
