@@ -184,3 +184,23 @@ def agency_row(agency_id: int) -> Agency:
 def client_row(agency_id: int, client_id: int) -> Client:
     with bind_tenant(agency_id):
         return db.session.scalar(select(Client).where(Client.id == client_id))
+
+
+def store_result_file(name: str, data: bytes) -> str:
+    """Put a finished job's result file where jobs/results.py keeps them (inside an app context); returns
+    the name to store in JobRun.result_path."""
+    from portal.jobs.results import results_dir
+
+    root = results_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(data)
+    return name
+
+
+def read_result_file(run) -> str:
+    """The text of a finished run's result file (inside an app context)."""
+    from portal.jobs.results import result_path
+
+    path = result_path(run)
+    assert path is not None, f"run {run.id} has no result file"
+    return path.read_text(encoding="utf-8-sig")

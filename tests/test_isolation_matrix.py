@@ -34,7 +34,7 @@ from portal.models import (
 )
 from portal.tenancy import all_tenants
 
-from .support import ADMIN_HOST, HostClient, client_for, csrf_from
+from .support import ADMIN_HOST, HostClient, client_for, csrf_from, store_result_file
 
 AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers", "reports", "campaigns")
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
@@ -128,7 +128,7 @@ def make_targets(app, world) -> Targets:
             rq_job_id="matrix-a1",
             state="done",
             result_name="contacts.csv",
-            result_data=b"email\na@a1.test\n",
+            result_path=store_result_file("matrix-a1.csv", b"email\na@a1.test\n"),
         )
         agency_run = JobRun(
             agency_id=ag1,
@@ -138,7 +138,7 @@ def make_targets(app, world) -> Targets:
             rq_job_id="matrix-ag1",
             state="done",
             result_name="clients.csv",
-            result_data=b"name\nClient A1\n",
+            result_path=store_result_file("matrix-ag1.csv", b"name\nClient A1\n"),
         )
         event = AuditEvent(agency_id=ag1, client_id=a1, action="matrix.target", target="a1")
         token = ActionToken(

@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.models import JobRun
 from portal.tenancy import all_tenants
 
-from .support import ADMIN_HOST, HostClient, client_for
+from .support import ADMIN_HOST, HostClient, client_for, store_result_file
 
 CSP_DIRECTIVES = ("frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'")
 
@@ -55,7 +55,7 @@ def run_id(app, world):
             rq_job_id="headers-run",
             state="done",
             result_name="export.csv",
-            result_data=b"email\nx@a1.test\n",
+            result_path=store_result_file("headers-run.csv", b"email\nx@a1.test\n"),
         )
         db.session.add(run)
         db.session.commit()

@@ -16,7 +16,7 @@ from portal.models import AuditEvent, BlockedAddress, Client, JobRun, Suppressio
 from portal.services import suppression as supp
 from portal.tenancy import all_tenants, bind_tenant
 
-from .support import ADMIN_HOST, client_for, run_jobs
+from .support import ADMIN_HOST, client_for, read_result_file, run_jobs
 
 
 def _seed(
@@ -430,5 +430,5 @@ def test_whole_list_export_button_starts_the_export_job(app, world):
     with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A1"]):
         run = db.session.scalar(select(JobRun).order_by(JobRun.id.desc()))
         assert run.state == "done"
-        body = run.result_data.decode("utf-8-sig")
+        body = read_result_file(run)
         assert "anna@example.com" in body and "hb@example.com" in body

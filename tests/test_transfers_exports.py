@@ -91,7 +91,7 @@ def _export(app, http, source: str) -> tuple[int, bytes, str]:
     assert status["state"] == "done" and status["result_url"], status
     result = http.get(status["result_url"])
     assert result.status_code == 200
-    filename = re.search(r'filename="([^"]+)"', result.headers["Content-Disposition"]).group(1)
+    filename = re.search(r'filename="?([^";]+)"?', result.headers["Content-Disposition"]).group(1)
     return run_id, result.get_data(), filename
 
 
@@ -235,6 +235,33 @@ def test_download_expires_with_410(app, world):
         db.session.commit()
     assert http.get(f"/jobs/{run_id}/result").status_code == 410
     assert "expired" in http.get("/app/imports").get_data(as_text=True)
+
+
+def test_export_is_a_file_in_storage_and_goes_when_its_link_expires(app, world):
+    """Exports stream to a file (never held in memory or in the database) that the periodic cleanup
+    removes once the download link has expired."""
+    from portal.jobs.results import remove_expired_results, result_path
+
+    list_id = _seed_list(app, world)
+    http = client_for(app, world, "A1.admin")
+    run_id, data, _ = _export(app, http, f"list:{list_id}")
+
+    def scope():
+        return bind_tenant(world.agency_ids["AG1"], world.client_ids["A1"])
+
+    with app.app_context(), scope():
+        run = db.session.scalar(select(JobRun).where(JobRun.id == run_id))
+        path = result_path(run)
+        assert path is not None and path.read_bytes() == data
+        assert remove_expired_results() == 0  # not expired yet: kept
+        run.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.commit()
+    with app.app_context():
+        assert remove_expired_results() == 1
+    with app.app_context(), scope():
+        assert not path.exists()
+        assert db.session.scalar(select(JobRun.result_path).where(JobRun.id == run_id)) is None
+    assert http.get(f"/jobs/{run_id}/result").status_code == 410
 
 
 def test_other_tenants_cannot_start_or_read_exports(app, world):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import func, select
 
 from ..csvsafe import safe_cell
 from ..extensions import db
 from ..models import AuditEvent, JobRun
 from .progress import Progress
+from .results import ResultFile, remove_expired_results
 from .runner import register
 
 
@@ -25,8 +23,16 @@ def export_audit_csv(job_run_id: int, batch: int = 500) -> None:
         query = query.where(AuditEvent.client_id.is_(None))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     progress.begin(total, "Exporting the activity log…")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    out = ResultFile(run.id)
+    try:
+        done = _write_audit(progress, query, out.writer, batch)
+    except BaseException:
+        out.discard()
+        raise
+    progress.finish(f"{done} events exported.", result_name="activity-log.csv", result_file=out.close())
+
+
+def _write_audit(progress: Progress, query, writer, batch: int) -> int:
     writer.writerow(["time (UTC)", "action", "user", "target", "ip", "details"])
     done = 0
     last_id = 0
@@ -54,8 +60,10 @@ def export_audit_csv(job_run_id: int, batch: int = 500) -> None:
         done += len(rows)
         last_id = rows[-1].id
         progress.advance(done)
-    progress.finish(
-        f"{done} events exported.",
-        result_name="activity-log.csv",
-        result_data=out.getvalue().encode("utf-8-sig"),
-    )
+    return done
+
+
+@register("exports.remove_expired")
+def remove_expired_exports() -> int:
+    """Periodic (jobs/ticker.py): result files whose download link has expired leave the storage."""
+    return remove_expired_results()

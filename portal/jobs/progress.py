@@ -71,14 +71,15 @@ class Progress:
             self.run.message = message
         db.session.commit()
 
-    def finish(self, message: str, result_name: str | None = None, result_data: bytes | None = None) -> None:
+    def finish(self, message: str, result_name: str | None = None, result_file: str | None = None) -> None:
+        """`result_file`: the name ResultFile.close() returned (jobs/results.py)."""
         self.run.state = STATE_DONE
         self.run.done = self.run.total
         self.run.message = message
         self.run.result_name = result_name
-        self.run.result_data = result_data
+        self.run.result_path = result_file
         self.run.finished_at = datetime.now(UTC)
-        if result_data is not None:
+        if result_file is not None:
             self.run.expires_at = self.run.finished_at + RESULT_TTL
         db.session.commit()
 

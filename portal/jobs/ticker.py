@@ -12,7 +12,10 @@ from redis.exceptions import RedisError
 from . import QUEUE_DEFAULT
 from .queueing import PendingJob, enqueue_now
 
-PERIODIC = (("sending.sweep", QUEUE_DEFAULT, 30),)  # (job name, queue, seconds)
+PERIODIC = (  # (job name, queue, seconds)
+    ("sending.sweep", QUEUE_DEFAULT, 30),
+    ("exports.remove_expired", QUEUE_DEFAULT, 3600),
+)
 
 
 def tick(connection: Redis, now: float | None = None) -> list[str]:

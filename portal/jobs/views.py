@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, g, jsonify, url_for
+from flask import Blueprint, abort, g, jsonify, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
 
 from ..extensions import db
 from ..models import JobRun
 from .progress import live_values, status_payload
 from .queueing import redis_connection
+from .results import result_path
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
 
-def _visible_run(run_id: int, *, with_result: bool = False) -> JobRun:
+def _visible_run(run_id: int) -> JobRun:
     """Agency hosts: the tenant filter scopes the row. The admin host has no JobRun pages of its own."""
     if g.host.kind != "agency" or not (current_user.is_agency_staff or g.get("client") is not None):
         abort(404)
     query = select(JobRun).where(JobRun.id == run_id)
     if g.get("client") is None:
         query = query.where(JobRun.client_id.is_(None))  # agency pages show agency-level jobs only
-    if with_result:
-        query = query.options(undefer(JobRun.result_data))
     run = db.session.scalar(query)
     if run is None:
         abort(404)
@@ -41,12 +39,12 @@ def status(run_id: int):
 
 @bp.route("/<int:run_id>/result")
 def result(run_id: int):
-    run = _visible_run(run_id, with_result=True)
-    if not run.result_name or run.result_data is None:
+    run = _visible_run(run_id)
+    if not run.result_name:
         abort(404)
-    if run.expires_at is not None and run.expires_at < datetime.now(UTC):
-        abort(410)  # download links expire (RESULT_TTL after the job finished)
-    resp = Response(run.result_data, mimetype="text/csv")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{run.result_name}"'
+    path = result_path(run)
+    if path is None or (run.expires_at is not None and run.expires_at < datetime.now(UTC)):
+        abort(410)  # download links expire (RESULT_TTL after the job finished), and then the file goes
+    resp = send_file(path, mimetype="text/csv", as_attachment=True, download_name=run.result_name)
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

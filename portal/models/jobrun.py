@@ -36,7 +36,8 @@ class JobRun(AgencyColumn, ClientScoped, db.Model):
     total: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     result_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    result_data: Mapped[bytes | None] = mapped_column(db.LargeBinary, nullable=True, deferred=True)
+    # The result's file under <storage>/results (jobs/results.py), a name the portal chose.
+    result_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), nullable=True
     )

@@ -8,7 +8,6 @@ comma nor a semicolon spreadsheet can split a value into a new cell that starts 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,6 +18,7 @@ from ..csvsafe import safe_cell
 from ..extensions import db
 from ..jobs import QUEUE_DEFAULT
 from ..jobs.progress import Progress, start_job
+from ..jobs.results import ResultFile
 from ..models import Client, Contact, Field, JobRun, MailingList, Segment, Subscription, Suppression, User
 from ..models.audience import CHANNELS
 from . import DomainError, NotFound
@@ -134,15 +134,13 @@ def recent_exports(limit: int = 10) -> list[JobRun]:
 
 
 class _Writer:
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    """The export's rows, streamed to its result file as they come (jobs/results.py)."""
+
+    def __init__(self, run_id: int) -> None:
+        self.file = ResultFile(run_id, quoting=csv.QUOTE_ALL)
 
     def row(self, values) -> None:
-        self.writer.writerow([_safe(_text(v)) for v in values])
-
-    def data(self) -> bytes:
-        return self.buffer.getvalue().encode("utf-8-sig")  # BOM: spreadsheets read UTF-8 correctly
+        self.file.writer.writerow([_safe(_text(v)) for v in values])
 
 
 # A separator (or line break) inside a cell, then a formula character: a spreadsheet that splits the line on
@@ -183,14 +181,13 @@ def _contact_batches(contact_filter) -> Iterator[list]:
         last_id = rows[-1][0]
 
 
-def _write_list(progress: Progress, list_id: int) -> tuple[bytes, int]:
+def _write_list(progress: Progress, out: _Writer, list_id: int) -> int:
     members = select(Subscription.contact_id).where(Subscription.list_id == list_id)
     total = db.session.scalar(
         select(func.count()).select_from(Contact).where(Contact.id.in_(members.scalar_subquery()))
     )
     progress.begin(total, "Exporting the list…")
     fields = _fields()
-    out = _Writer()
     header = ["email", "phone", *(label for _k, label in fields)]
     for channel in CHANNELS:
         header += [f"{channel} status", f"{channel} consent time (UTC)", f"{channel} consent source"]
@@ -221,17 +218,16 @@ def _write_list(progress: Progress, list_id: int) -> tuple[bytes, int]:
             out.row(line)
         done += len(rows)
         progress.advance(done)
-    return out.data(), done
+    return done
 
 
-def _write_segment(progress: Progress, client: Client, segment: Segment) -> tuple[bytes, int]:
+def _write_segment(progress: Progress, out: _Writer, client: Client, segment: Segment) -> int:
     from .segments import segment_condition
 
     matching = segment_condition(client, segment.rules or {})
     total = db.session.scalar(select(func.count()).select_from(Contact).where(matching))
     progress.begin(total, "Exporting the segment…")
     fields = _fields()
-    out = _Writer()
     out.row(["email", "phone", *(label for _k, label in fields)])
     done = 0
     for rows in _contact_batches(matching):
@@ -240,13 +236,12 @@ def _write_segment(progress: Progress, client: Client, segment: Segment) -> tupl
             out.row([email, phone, *(values.get(key) for key, _l in fields)])
         done += len(rows)
         progress.advance(done)
-    return out.data(), done
+    return done
 
 
-def _write_suppression(progress: Progress) -> tuple[bytes, int]:
+def _write_suppression(progress: Progress, out: _Writer) -> int:
     total = db.session.scalar(select(func.count()).select_from(Suppression))
     progress.begin(total, "Exporting the suppression list…")
-    out = _Writer()
     out.row(["channel", "address", "reason", "source", "note", "time (UTC)"])
     done, last_id = 0, 0
     while True:
@@ -271,11 +266,11 @@ def _write_suppression(progress: Progress) -> tuple[bytes, int]:
         done += len(rows)
         last_id = rows[-1][0]
         progress.advance(done)
-    return out.data(), done
+    return done
 
 
 def run_export(job_run_id: int, source: str, object_id: int | None = None) -> None:
-    """The job body: write the CSV into the JobRun (its download link expires after RESULT_TTL)."""
+    """The job body: stream the CSV to the run's result file (its download link expires after RESULT_TTL)."""
     run = db.session.scalar(select(JobRun).where(JobRun.id == job_run_id))
     if run is None or run.is_final:
         return  # deleted, or a retry of finished work
@@ -287,10 +282,15 @@ def run_export(job_run_id: int, source: str, object_id: int | None = None) -> No
         progress.fail("The list or segment no longer exists.")
         return
     name = file_name(source, obj)
-    if source == "list":
-        data, count = _write_list(progress, obj.id)
-    elif source == "segment":
-        data, count = _write_segment(progress, client, obj)
-    else:
-        data, count = _write_suppression(progress)
-    progress.finish(f"{count:,} rows exported.", result_name=name, result_data=data)
+    out = _Writer(run.id)
+    try:
+        if source == "list":
+            count = _write_list(progress, out, obj.id)
+        elif source == "segment":
+            count = _write_segment(progress, out, client, obj)
+        else:
+            count = _write_suppression(progress, out)
+    except BaseException:
+        out.file.discard()
+        raise
+    progress.finish(f"{count:,} rows exported.", result_name=name, result_file=out.file.close())
