@@ -264,6 +264,24 @@ def test_export_is_a_file_in_storage_and_goes_when_its_link_expires(app, world):
     assert http.get(f"/jobs/{run_id}/result").status_code == 410
 
 
+def test_cleanup_removes_old_files_no_run_points_to(app, world):
+    """A worker killed in the middle of an export leaves a partial file that no run points to."""
+    import os
+
+    from portal.jobs.results import remove_expired_results, results_dir
+
+    with app.app_context():
+        root = results_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        old, fresh = root / "run-999-deadbeefdeadbeef.csv", root / "run-998-feedfacefeedface.csv"
+        old.write_text("email\r\n")
+        fresh.write_text("email\r\n")
+        month_ago = (datetime.now(UTC) - timedelta(days=30)).timestamp()
+        os.utime(old, (month_ago, month_ago))
+        assert remove_expired_results() == 1
+        assert not old.exists() and fresh.exists()  # a fresh one may be an export under way
+
+
 def test_other_tenants_cannot_start_or_read_exports(app, world):
     list_id = _seed_list(app, world)
     owner = client_for(app, world, "A1.admin")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import JobRun
 from ..tenancy import all_tenants
+from .progress import RESULT_TTL
 
 
 def results_dir() -> Path:
@@ -55,7 +56,8 @@ def result_path(run: JobRun) -> Path | None:
 
 
 def remove_expired_results(now: datetime | None = None) -> int:
-    """Delete the files of results whose download link has expired; returns how many."""
+    """Delete the files of results whose download link has expired; returns how many. Also files no run
+    points to that are older than any link could be (a worker killed in the middle of an export)."""
     now = now or datetime.now(UTC)
     removed = 0
     with all_tenants():
@@ -67,4 +69,12 @@ def remove_expired_results(now: datetime | None = None) -> int:
             run.result_path = None
             removed += 1
         db.session.commit()
+        root = results_dir()
+        if root.is_dir():
+            kept = set(db.session.scalars(select(JobRun.result_path).where(JobRun.result_path.is_not(None))))
+            too_old = (now - RESULT_TTL - timedelta(days=1)).timestamp()
+            for path in root.glob("run-*.csv"):
+                if path.name not in kept and path.stat().st_mtime < too_old:
+                    path.unlink(missing_ok=True)
+                    removed += 1
     return removed
