@@ -25,12 +25,11 @@ from ..concurrency import prompt_gil_handover
 from ..csvsafe import safe_cell
 from .addresses import InvalidAddress, normalise_email, normalise_phone
 from .sources import Dialect, read_rows
-from .stage import Stage, StageWriter
+from .stage import PHONE_TAKEN, Stage, StageWriter
 from .values import FieldSpec, FieldValueError, converter
 
 BATCH = 20_000  # rows handed to the writer at a time (a few batches wait in its queue: memory stays flat)
 CHUNK_ROWS = 100_000  # rows applied to the database per round of set-based statements
-PHONE_TAKEN = "phone: already belongs to another contact; imported without it"
 
 MAX_REPORTED_ERRORS = 100_000
 

@@ -33,6 +33,7 @@ SUBSCRIPTION_COLUMNS = "agency_id, client_id, list_id, contact_id, channel, stat
 QUEUED_BATCHES = 4
 ANALYZE_AFTER_ROWS = 10_000
 MAX_SQL_ERRORS = 100_000  # rows reported from the SQL side (suppressed, phone taken); counts stay exact
+PHONE_TAKEN = "phone: already belongs to another contact; imported without it"  # the reader says it too
 
 
 @dataclass
@@ -160,7 +161,7 @@ class Stage:
                 "c.client_id = :cid AND c.phone = import_stage.phone AND (c.email IS NULL OR c.email <> import_stage.email))"
             )
             for line, phone in q(f"SELECT line, phone FROM import_stage WHERE {taken} ORDER BY line"):
-                t.error(line, phone, "phone: already belongs to another contact; imported without it")
+                t.error(line, phone, PHONE_TAKEN)
             q(f"UPDATE import_stage SET phone = NULL WHERE {taken}")
 
         # 3. Match stored contacts: by email, else by phone.
@@ -276,13 +277,9 @@ class Stage:
         if self.target_lists:
             # A list deleted while the import ran (possible on SQLite, which cannot lock it; see _lists)
             # takes the subscriptions the import gave it along.
-            params = {f"l{i}": list_id for i, list_id in enumerate(self.target_lists)}
-            marks = ", ".join(f":{k}" for k in params)
-            alive = set(
-                self.q(
-                    f"SELECT id FROM mailing_list WHERE client_id = :cid AND id IN ({marks})", **params
-                ).scalars()
-            )
+            alive = {
+                list_id for list_id, _, _ in _lists(self.conn, self.params["cid"], tuple(self.target_lists))
+            }
             for list_id in set(self.target_lists) - alive:
                 self.q("DELETE FROM subscription WHERE client_id = :cid AND list_id = :lid", lid=list_id)
         for list_id, _, _ in self.lists:

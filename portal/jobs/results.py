@@ -47,11 +47,15 @@ class ResultFile:
         self.path.unlink(missing_ok=True)
 
 
+def _file(name: str) -> Path:
+    return results_dir() / Path(name).name  # only ever a bare name the portal chose
+
+
 def result_path(run: JobRun) -> Path | None:
     """The file of a finished run's result, if it is still there."""
     if not run.result_path:
         return None
-    path = results_dir() / Path(run.result_path).name  # only ever a bare name the portal chose
+    path = _file(run.result_path)
     return path if path.is_file() else None
 
 
@@ -65,7 +69,7 @@ def remove_expired_results(now: datetime | None = None) -> int:
             select(JobRun).where(JobRun.result_path.is_not(None), JobRun.expires_at < now)
         ).all()
         for run in runs:
-            (results_dir() / Path(run.result_path).name).unlink(missing_ok=True)
+            _file(run.result_path).unlink(missing_ok=True)
             run.result_path = None
             removed += 1
         db.session.commit()
