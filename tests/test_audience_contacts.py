@@ -75,7 +75,7 @@ def test_create_contact_with_typed_fields_and_subscription(app, world):
             ("sms", "subscribed", "manual"),
         }
         assert subs[0].consent_ip and subs[0].consent_at is not None
-        assert db.session.scalar(select(MailingList.subscribed_count)) == 2
+        assert db.session.scalar(select(MailingList.email_subscribed_count)) == 2
     page = editor.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Milano" in page and "1990-05-17" in page and "News" in page and "No messages sent yet" in page
 
@@ -126,7 +126,7 @@ def test_edit_unsubscribe_and_delete(app, world):
     assert resp.status_code == 302
     with app.app_context(), bind_tenant(ag, cid):
         assert db.session.scalar(select(Subscription.status)) == "unsubscribed"
-        assert db.session.scalar(select(MailingList.subscribed_count)) == 0
+        assert db.session.scalar(select(MailingList.email_subscribed_count)) == 0
     resp = editor.post(f"/app/contacts/{c.id}/delete", {}, csrf_path=f"/app/contacts/{c.id}")
     assert resp.status_code == 302
     assert _contacts(app, ag, cid) == {}

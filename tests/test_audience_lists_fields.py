@@ -83,7 +83,7 @@ def test_create_edit_delete_list(app, world):
 def test_list_page_counts_per_status(app, world):
     ag, cid = _ids(world)
     with app.app_context(), bind_tenant(ag, cid):
-        lst = MailingList(agency_id=ag, client_id=cid, name="L", subscribed_count=2)
+        lst = MailingList(agency_id=ag, client_id=cid, name="L", email_subscribed_count=2)
         db.session.add(lst)
         db.session.flush()
         for i, status in enumerate(["subscribed", "subscribed", "unsubscribed", "bounced"]):

@@ -215,7 +215,7 @@ def _audience_targets(ag1: int, a1: int) -> dict[str, list]:
     """A1's list (with a subscribed contact), custom field and segment, for the audience routes."""
     from portal.models import Contact, Field, MailingList, Segment, Subscription
 
-    lst = MailingList(agency_id=ag1, client_id=a1, name="A1 list", subscribed_count=1)
+    lst = MailingList(agency_id=ag1, client_id=a1, name="A1 list", email_subscribed_count=1)
     field = Field(agency_id=ag1, client_id=a1, number=1, key="city", label="City", kind="text", choices=[])
     contact = Contact(agency_id=ag1, client_id=a1, email="member@a1.test", fields={"city": "Milano"})
     db.session.add_all([lst, field, contact])

@@ -112,7 +112,7 @@ def test_one_click_urlencoded_then_multipart_answer_200_without_redirect_and_are
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
         statuses = dict(
             db.session.execute(
-                select(Delivery.email, Subscription.status).join(
+                select(Delivery.address, Subscription.status).join(
                     Subscription, Subscription.contact_id == Delivery.contact_id
                 )
             ).all()
@@ -177,7 +177,7 @@ def test_test_send_tokens_show_a_harmless_page(app, world):
 
 def _delivery_ids(app, s) -> dict[str, int]:
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
-        return dict(db.session.execute(select(Delivery.email, Delivery.id)).all())
+        return dict(db.session.execute(select(Delivery.address, Delivery.id)).all())
 
 
 def test_unsubscribe_during_a_send_stops_later_messages_and_other_tenants_keep_sending(app, world, outbox):
@@ -221,7 +221,7 @@ def test_preferences_leave_rejoin_and_leave_everything(app, world, outbox):
             return db.session.scalar(
                 select(Subscription.status)
                 .join(Delivery, Delivery.contact_id == Subscription.contact_id)
-                .where(Delivery.email == "anna@example.org")
+                .where(Delivery.address == "anna@example.org")
             )
 
     leave = c.http.post(f"http://{c.host}{anna['p']}", data={"action": "unsubscribe", "list_id": s.list_id})
@@ -275,7 +275,7 @@ def test_preferences_cannot_rejoin_after_a_hard_bounce(app, world, outbox):
         status = db.session.scalar(
             select(Subscription.status)
             .join(Delivery, Delivery.contact_id == Subscription.contact_id)
-            .where(Delivery.email == "anna@example.org")
+            .where(Delivery.address == "anna@example.org")
         )
         assert status == "bounced"
         assert db.session.scalar(select(Suppression.reason)) == "hard_bounce"

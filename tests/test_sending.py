@@ -122,7 +122,7 @@ def test_unsubscribe_during_send_stops_later_messages(app, world, outbox):
     run_jobs(app)
     assert sorted(str(m["To"]) for m in outbox.messages()) == ["anna@example.org", "carla@example.org"]
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
-        skipped = db.session.scalar(select(Delivery.email).where(Delivery.status == "skipped"))
+        skipped = db.session.scalar(select(Delivery.address).where(Delivery.status == "skipped"))
     assert skipped == "bruno@example.org"
 
 
@@ -154,7 +154,7 @@ def test_a_connection_that_cannot_send_campaigns_is_refused_at_start(app, world)
         conn = Connection(agency_id=s.agency_id, kind="mailup", name="API account", options={})
         db.session.add(conn)
         db.session.flush()
-        db.session.scalar(select(Client).where(Client.id == s.client_id)).connection_id = conn.id
+        db.session.scalar(select(Client).where(Client.id == s.client_id)).email_connection_id = conn.id
         db.session.commit()
     with pytest.raises(DomainError, match="cannot send email campaigns yet") as err:
         _start(app, s)

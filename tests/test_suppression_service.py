@@ -133,7 +133,7 @@ def test_may_send_with_a_list_needs_a_subscription(app, setup):
         )
         db.session.flush()
         assert not supp.may_send(client, "email", "sub@example.com", list_id)
-        assert db.session.scalar(select(MailingList.subscribed_count).where(MailingList.id == list_id)) == 0
+        assert db.session.scalar(select(MailingList.email_subscribed_count).where(MailingList.id == list_id)) == 0
 
 
 def test_platform_sms_entry_applies_and_channels_are_separate(app, setup):
@@ -180,7 +180,7 @@ def test_add_many_reports_every_line_not_added(app, setup, world):
             select(Subscription.status).join(Contact).where(Contact.email == "sub@example.com")
         )
         assert status == "unsubscribed"
-        assert db.session.scalar(select(MailingList.subscribed_count).where(MailingList.id == list_id)) == 0
+        assert db.session.scalar(select(MailingList.email_subscribed_count).where(MailingList.id == list_id)) == 0
 
 
 def test_add_many_phone_numbers_use_the_client_region(app, setup, world):

@@ -56,7 +56,7 @@ def _provider_everywhere(app, world) -> None:
         )
         db.session.add(conn)
         db.session.flush()
-        db.session.scalar(select(Client).where(Client.id == a1)).connection_id = conn.id
+        db.session.scalar(select(Client).where(Client.id == a1)).email_connection_id = conn.id
         db.session.commit()
 
 

@@ -284,7 +284,7 @@ class Stage:
                 self.q("DELETE FROM subscription WHERE client_id = :cid AND list_id = :lid", lid=list_id)
         for list_id, _, _ in self.lists:
             self.q(
-                "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
+                "UPDATE mailing_list SET email_subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
                 "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
                 lid=list_id,
             )

@@ -130,7 +130,7 @@ def _unsubscribe_by_mail(delivery_ids: list[int]) -> Outcome:
 
 
 def _pick(delivery: Delivery, rows: list[RecipientStatus]) -> RecipientStatus | None:
-    mine = [r for r in rows if r.final_recipient == delivery.email.lower()] or rows
+    mine = [r for r in rows if r.final_recipient == delivery.address.lower()] or rows
     for row in mine:
         if row.action in ("failed", "delayed"):
             return row

@@ -82,7 +82,7 @@ def unsubscribe(token: str):
         preferences = url_for("mailpublic.preferences", token=tokens.make("preferences", delivery.id))
         if request.method != "POST":
             return render_template(
-                "mailpublic/unsubscribe.html", client_name=name, email=delivery.email, done=False
+                "mailpublic/unsubscribe.html", client_name=name, email=delivery.address, done=False
             )
         events.apply_unsubscribe(delivery, source="one-click")
         db.session.commit()
@@ -154,11 +154,11 @@ def preferences(token: str):
                 flash(str(exc), "error")
             return redirect(url_for("mailpublic.preferences", token=token), 303)
         client = db.session.scalar(select(Client).where(Client.id == delivery.client_id))
-        suppressed = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email) is not None
+        suppressed = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.address) is not None
         return render_template(
             "mailpublic/preferences.html",
             client_name=client.name if client else "",
-            email=delivery.email,
+            email=delivery.address,
             choices=_choices(delivery),
             suppressed=suppressed,
         )
@@ -228,7 +228,7 @@ def view(token: str):
             abort(404)
         contact = db.session.scalar(select(Contact).where(Contact.id == delivery.contact_id))
         values = dict(contact.fields or {}) if contact is not None else {}
-        values.update(email=delivery.email, phone=(contact.phone if contact else "") or "")
+        values.update(email=delivery.address, phone=(contact.phone if contact else "") or "")
         base = agency_base_url(g.agency)
         links = Links(
             unsubscribe_url=f"{base}/u/{tokens.make('unsubscribe', delivery.id)}",

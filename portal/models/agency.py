@@ -36,6 +36,10 @@ class Agency(db.Model):
     favicon_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     favicon_mime: Mapped[str | None] = mapped_column(String(32), nullable=True)
     branding_version: Mapped[int] = mapped_column(Integer, default=1)  # cache-busts logo URLs
+    # The connection a client of this agency uses per channel unless bound to another one. No foreign
+    # key: connection rows reference the agency already (a cycle); deleting a connection clears these.
+    default_email_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    default_sms_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
     domains: Mapped[list[Domain]] = relationship(back_populates="agency", cascade="all, delete-orphan")

@@ -39,7 +39,9 @@ class MailingList(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     email_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     sms_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    subscribed_count: Mapped[int] = mapped_column(Integer, default=0)  # kept up to date by imports/changes
+    # Subscribed contacts per channel, kept up to date by the statements that change subscriptions.
+    email_subscribed_count: Mapped[int] = mapped_column(Integer, default=0)
+    sms_subscribed_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 

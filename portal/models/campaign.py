@@ -85,6 +85,16 @@ class Campaign(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # deliveries materialised at send start
     links: Mapped[list] = mapped_column(JSON, default=list)  # tracked URLs, index = link id in click URLs
     message: Mapped[str] = mapped_column(Text, default="")  # why it failed or paused
+    # The connection the send was started on (None: the platform's relay): a client re-bound mid-send
+    # does not switch backends under a running campaign.
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL"), nullable=True
+    )
+    # What a provider-side backend finished and the ids it got (group, message, sending), step by step.
+    provider_state: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Circuit breaker: consecutive backend-level failures, and when the next attempt may start.
+    backend_failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), nullable=True
     )
@@ -109,7 +119,8 @@ class Delivery(ClientScoped, db.Model):
     client_id: Mapped[int] = mapped_column(Integer, nullable=False)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: the history outlives the contact
-    email: Mapped[str] = mapped_column(String(254))
+    channel: Mapped[str] = mapped_column(String(8), default="email")
+    address: Mapped[str] = mapped_column(String(254))  # the email address, or the E.164 phone number
     status: Mapped[str] = mapped_column(String(16), default=DELIVERY_PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
@@ -120,11 +131,12 @@ class Delivery(ClientScoped, db.Model):
 
 
 class Event(ClientScoped, db.Model):
-    """What happened to a delivery. Idempotent by (source, provider_event_id)."""
+    """What happened to a delivery. Idempotent by (client, source, provider_event_id): the same report
+    pulled or received twice is one row."""
 
     __tablename__ = "event"
     __table_args__ = (
-        UniqueConstraint("provider_event_id"),
+        UniqueConstraint("client_id", "source", "provider_event_id"),
         Index("ix_event_campaign_kind", "campaign_id", "kind", "created_at"),
     )
 
@@ -137,6 +149,10 @@ class Event(ClientScoped, db.Model):
     delivery_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8), default="email")
+    # Who reported it: "smtp" (the relay's answer), "inbound" (DSN/ARF mail), "portal" (our own pages),
+    # or a provider-side backend ("email-api", "sms-gateway").
+    source: Mapped[str] = mapped_column(String(16), default="portal")
     bounce_class: Mapped[str] = mapped_column(String(8), default="")  # hard / soft / policy
     status_code: Mapped[str] = mapped_column(String(16), default="")
     detail: Mapped[str] = mapped_column(Text, default="")  # clicked URL, diagnostic text, feedback type

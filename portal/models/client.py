@@ -29,7 +29,11 @@ class Client(AgencyColumn, AgencyScoped, ClientFiltered, db.Model):
     sms_credits: Mapped[int] = mapped_column(Integer, default=0)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
     default_region: Mapped[str] = mapped_column(String(2), default="IT")
-    connection_id: Mapped[int | None] = mapped_column(
+    # The delivery connection per channel (DESIGN.md §6); None: the agency's default, else the platform's.
+    email_connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL"), nullable=True
+    )
+    sms_connection_id: Mapped[int | None] = mapped_column(
         ForeignKey("connection.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

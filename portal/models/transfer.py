@@ -53,3 +53,5 @@ class ContactImport(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    # A running import renews its lease while it works; the sweeper fails one whose lease ran out.
+    lease_until: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)

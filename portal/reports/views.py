@@ -93,7 +93,7 @@ def export_recipients(campaign_id: int):
                         [
                             safe_cell(v)
                             for v in (
-                                r.email,
+                                r.address,
                                 r.status,
                                 r.sent_at.strftime("%Y-%m-%d %H:%M:%S") if r.sent_at else "",
                                 "yes" if r.opened else "no",

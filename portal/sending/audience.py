@@ -123,7 +123,7 @@ def materialise(client: Client, campaign: Campaign) -> int:
                 "client_id",
                 "campaign_id",
                 "contact_id",
-                "email",
+                "address",
                 "status",
                 "attempts",
                 "provider_message_id",

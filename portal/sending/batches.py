@@ -120,14 +120,14 @@ def prepare_content(campaign: Campaign, track_clicks: bool | None = None) -> Pre
 
 
 def _relay_key(client: Client) -> str:
-    return f"connection-{client.connection_id}" if client.connection_id else "platform"
+    return f"connection-{client.email_connection_id}" if client.email_connection_id else "platform"
 
 
 def _relay_for(client: Client) -> SmtpRelay:
 
     settings = current_app.config["PORTAL_SETTINGS"]
-    if client.connection_id:
-        conn = db.session.scalar(select(Connection).where(Connection.id == client.connection_id))
+    if client.email_connection_id:
+        conn = db.session.scalar(select(Connection).where(Connection.id == client.email_connection_id))
         if conn is None or conn.kind != "smtp":
             raise TemporaryFailure("this account's delivery connection cannot send campaigns yet")
         opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
@@ -164,7 +164,7 @@ def _claim(campaign_id: int, pg: bool) -> tuple[str, list[tuple[int, int, str]]]
         text(
             "UPDATE delivery SET status = 'claimed', claim_token = :tok, lease_until = :lease, attempts = attempts + 1 "
             "WHERE id IN (SELECT id FROM delivery WHERE campaign_id = :cid AND status = 'pending' ORDER BY id "
-            f"LIMIT :n{lock}) RETURNING id, contact_id, email"
+            f"LIMIT :n{lock}) RETURNING id, contact_id, address"
         ),
         {"tok": token, "lease": datetime.now(UTC) + _lease(), "cid": campaign_id, "n": BATCH},
     ).all()
@@ -190,12 +190,12 @@ def _still_allowed(ctx: CampaignContext, rows: list[tuple[int, int, str]]) -> se
         )
     allowed = db.session.execute(
         text(
-            "WITH b AS MATERIALIZED (SELECT d.id, d.contact_id, d.email FROM delivery d "
+            "WITH b AS MATERIALIZED (SELECT d.id, d.contact_id, d.address FROM delivery d "
             f"WHERE d.client_id = :cl AND d.id IN ({marks})) "
             "SELECT b.id FROM b WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.client_id = :cl "
-            "AND x.channel = 'email' AND x.address = b.email) "
+            "AND x.channel = 'email' AND x.address = b.address) "
             "AND NOT EXISTS (SELECT 1 FROM blocked_address x WHERE coalesce(x.agency_id, 0) IN (:ag, 0) "
-            f"AND x.channel = 'email' AND x.address = b.email){list_check}"
+            f"AND x.channel = 'email' AND x.address = b.address){list_check}"
         ),
         {"cl": ctx.client_id, "ag": ctx.agency_id, **params},
     ).scalars()

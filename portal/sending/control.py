@@ -79,8 +79,8 @@ def _check_connection(client_id: int) -> None:
     """Only SMTP relays send campaigns today; refuse at the start rather than fail in the worker. The
     message never names the provider (white label)."""
     client = db.session.scalar(select(Client).where(Client.id == client_id))
-    if client is not None and client.connection_id:
-        conn = db.session.scalar(select(Connection).where(Connection.id == client.connection_id))
+    if client is not None and client.email_connection_id:
+        conn = db.session.scalar(select(Connection).where(Connection.id == client.email_connection_id))
         if conn is None or conn.kind != "smtp":
             raise DomainError(
                 "This account's delivery connection cannot send email campaigns yet. Ask your agency."

@@ -59,6 +59,27 @@ def get_connection(agency: Agency, connection_id: int) -> Connection:
     return connection
 
 
+# Which kinds can carry each channel (MailUp sends both email and SMS; a relay only email).
+CHANNEL_KINDS = {"email": (KIND_SMTP, KIND_MAILUP), "sms": (KIND_SMS, KIND_MAILUP)}
+
+
+def resolve_connection(client: Client, channel: str) -> Connection | None:
+    """The connection a client sends through on one channel: its own binding, else its agency's default
+    for that channel, else None (the platform's relay). The one place that decides it; sending asks here."""
+    connection_id = client.email_connection_id if channel == "email" else client.sms_connection_id
+    if connection_id is None:
+        agency = db.session.get(Agency, client.agency_id)
+        if agency is not None:
+            connection_id = (
+                agency.default_email_connection_id if channel == "email" else agency.default_sms_connection_id
+            )
+    if connection_id is None:
+        return None
+    return db.session.scalar(
+        select(Connection).where(Connection.id == connection_id, Connection.agency_id == client.agency_id)
+    )
+
+
 def list_connections(agency: Agency) -> list[Connection]:
     return list(
         db.session.scalars(
@@ -198,7 +219,7 @@ def delete_connection(*, actor: User, connection: Connection) -> None:
     in_use = db.session.scalar(
         select(func.count())
         .select_from(Client)
-        .where(Client.agency_id == connection.agency_id, Client.connection_id == connection.id)
+        .where(Client.agency_id == connection.agency_id, Client.email_connection_id == connection.id)
     )
     if in_use:
         raise DomainError(

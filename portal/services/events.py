@@ -97,13 +97,13 @@ def apply_unsubscribe(delivery: Delivery, *, source: str = "one-click") -> bool:
     suppressed for this client with reason list_unsubscribe, the campaign's lists are unsubscribed, one
     unsubscribe event. Repeats change nothing; True when this call made the change."""
     client = _client(delivery)
-    already = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email) is not None
+    already = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.address) is not None
     if not already:
         suppression_svc.add(
             actor=None,
             client=client,
             channel=CHANNEL_EMAIL,
-            raw_address=delivery.email,
+            raw_address=delivery.address,
             reason="list_unsubscribe",
             source=source,
         )
@@ -146,7 +146,7 @@ def resubscribe_list(delivery: Delivery, list_id: int, *, ip: str = "") -> bool:
     if sub.status == SUB_SUBSCRIBED:
         return False
     client = _client(delivery)
-    reason = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email)
+    reason = suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.address)
     if reason is not None and reason not in SELF_SERVICE_REASONS:
         raise DomainError(
             _("This address cannot receive this account's mail. Contact the sender to be added again.")
@@ -155,7 +155,7 @@ def resubscribe_list(delivery: Delivery, list_id: int, *, ip: str = "") -> bool:
         select(Suppression).where(
             Suppression.client_id == client.id,
             Suppression.channel == CHANNEL_EMAIL,
-            Suppression.address == delivery.email,
+            Suppression.address == delivery.address,
         )
     )
     if own is not None:
@@ -183,13 +183,13 @@ def resubscribe_list(delivery: Delivery, list_id: int, *, ip: str = "") -> bool:
 def unsubscribe_everything(delivery: Delivery) -> bool:
     """Preferences page: no more mail from this client at all (client-level suppression 'unsubscribe')."""
     client = _client(delivery)
-    if suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.email) is not None:
+    if suppression_svc.suppression_reason(client, CHANNEL_EMAIL, delivery.address) is not None:
         return False
     suppression_svc.add(
         actor=None,
         client=client,
         channel=CHANNEL_EMAIL,
-        raw_address=delivery.email,
+        raw_address=delivery.address,
         reason="unsubscribe",
         source="preferences",
     )
@@ -251,7 +251,7 @@ def _soft_bounces(delivery: Delivery) -> int:
                 Event.bounce_class == "soft",
                 Event.created_at >= since,
                 Delivery.client_id == delivery.client_id,
-                Delivery.email == delivery.email,
+                Delivery.address == delivery.address,
             )
         )
         or 0
@@ -298,7 +298,7 @@ def _suppress(delivery: Delivery, reason: str, source: str) -> None:
         actor=None,
         client=_client(delivery),
         channel=CHANNEL_EMAIL,
-        raw_address=delivery.email,
+        raw_address=delivery.address,
         reason=reason,
         source=source,
     )

@@ -65,7 +65,7 @@ def _apply(lst: MailingList, values: ListValues) -> None:
 
 def create_list(*, actor: User | None, client: Client, values: ListValues) -> MailingList:
     _check(client, values)
-    lst = MailingList(agency_id=client.agency_id, client_id=client.id, subscribed_count=0)
+    lst = MailingList(agency_id=client.agency_id, client_id=client.id, email_subscribed_count=0)
     _apply(lst, values)
     db.session.add(lst)
     db.session.flush()
@@ -103,7 +103,7 @@ def delete_list(*, actor: User | None, client: Client, lst: MailingList) -> None
 
 
 def refresh_counts(client: Client, list_ids) -> None:
-    """Recount `subscribed_count` of some lists (the (list_id, channel, status) index answers each)."""
+    """Recount `email_subscribed_count` of some lists (the (list_id, channel, status) index answers each)."""
     ids = sorted(set(list_ids))
     if not ids:
         return
@@ -116,12 +116,12 @@ def refresh_counts(client: Client, list_ids) -> None:
     db.session.execute(
         update(MailingList)
         .where(MailingList.client_id == client.id, MailingList.id.in_(ids))
-        .values(subscribed_count=counted)
+        .values(email_subscribed_count=counted)
         .execution_options(synchronize_session=False)
     )
     for lst in db.session.identity_map.values():
         if isinstance(lst, MailingList) and lst.id in ids:
-            db.session.expire(lst, ["subscribed_count"])
+            db.session.expire(lst, ["email_subscribed_count"])
 
 
 def status_counts(client: Client, lst: MailingList) -> dict[str, dict[str, int]]:

@@ -289,7 +289,7 @@ def recipients_query(campaign: Campaign, filters: dict[str, str]):
     query = (
         select(
             Delivery.id,
-            Delivery.email,
+            Delivery.address,
             Delivery.status,
             Delivery.sent_at,
             cast(col("opened"), Integer).label("opened"),

@@ -157,7 +157,7 @@ def _mark_subscriptions(
 def refresh_list_counts(client: Client) -> None:
     db.session.execute(
         text(
-            "UPDATE mailing_list SET subscribed_count = (SELECT count(*) FROM subscription s WHERE "
+            "UPDATE mailing_list SET email_subscribed_count = (SELECT count(*) FROM subscription s WHERE "
             "s.list_id = mailing_list.id AND s.status = 'subscribed') WHERE client_id = :cid"
         ),
         {"cid": client.id},

@@ -1,0 +1,123 @@
+"""sending backend seam: per-channel connections, delivery channel/address, event source, import lease,
+per-channel list counts, campaign backend state
+
+Revision ID: e5a1c3b7d902
+Revises: d93f1b6a2c47
+Create Date: 2026-12-01 09:00:00
+
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "e5a1c3b7d902"
+down_revision = "d93f1b6a2c47"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("client", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_client_connection_id_connection", type_="foreignkey")
+        batch_op.alter_column("connection_id", new_column_name="email_connection_id")
+        batch_op.add_column(sa.Column("sms_connection_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("client", schema=None) as batch_op:  # after the rename (one batch loses it)
+        batch_op.create_foreign_key(
+            batch_op.f("fk_client_email_connection_id_connection"),
+            "connection",
+            ["email_connection_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_client_sms_connection_id_connection"),
+            "connection",
+            ["sms_connection_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("default_email_connection_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("default_sms_connection_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("mailing_list", schema=None) as batch_op:
+        batch_op.alter_column("subscribed_count", new_column_name="email_subscribed_count")
+        batch_op.add_column(
+            sa.Column("sms_subscribed_count", sa.Integer(), nullable=False, server_default="0")
+        )
+    # The old count added both channels together: recount each channel once.
+    for channel in ("email", "sms"):
+        op.execute(
+            f"UPDATE mailing_list SET {channel}_subscribed_count = (SELECT count(*) FROM subscription s "
+            f"WHERE s.list_id = mailing_list.id AND s.channel = '{channel}' AND s.status = 'subscribed')"
+        )
+    with op.batch_alter_table("contact_import", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("campaign", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("connection_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("provider_state", sa.JSON(), nullable=False, server_default="{}"))
+        batch_op.add_column(
+            sa.Column("backend_failures", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_campaign_connection_id_connection"),
+            "connection",
+            ["connection_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=False, server_default="email"))
+        batch_op.alter_column("email", new_column_name="address", existing_type=sa.String(length=254))
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=False, server_default="email"))
+        batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=False, server_default="portal"))
+        batch_op.drop_constraint("uq_event_provider_event_id", type_="unique")
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_event_client_id_source_provider_event_id"),
+            ["client_id", "source", "provider_event_id"],
+        )
+    # Events recorded so far: their id prefix says who reported them.
+    op.execute("UPDATE event SET source = 'smtp' WHERE provider_event_id LIKE 'smtp-sync:%'")
+    op.execute(
+        "UPDATE event SET source = 'inbound' WHERE provider_event_id LIKE 'dsn:%' "
+        "OR provider_event_id LIKE 'arf:%'"
+    )
+
+
+def downgrade():
+    with op.batch_alter_table("event", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_event_client_id_source_provider_event_id"), type_="unique")
+        batch_op.create_unique_constraint(batch_op.f("uq_event_provider_event_id"), ["provider_event_id"])
+        batch_op.drop_column("source")
+        batch_op.drop_column("channel")
+    with op.batch_alter_table("delivery", schema=None) as batch_op:
+        batch_op.alter_column("address", new_column_name="email", existing_type=sa.String(length=254))
+        batch_op.drop_column("channel")
+    with op.batch_alter_table("campaign", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_campaign_connection_id_connection"), type_="foreignkey")
+        batch_op.drop_column("retry_at")
+        batch_op.drop_column("backend_failures")
+        batch_op.drop_column("provider_state")
+        batch_op.drop_column("connection_id")
+    with op.batch_alter_table("contact_import", schema=None) as batch_op:
+        batch_op.drop_column("lease_until")
+    with op.batch_alter_table("mailing_list", schema=None) as batch_op:
+        batch_op.drop_column("sms_subscribed_count")
+        batch_op.alter_column("email_subscribed_count", new_column_name="subscribed_count")
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.drop_column("default_sms_connection_id")
+        batch_op.drop_column("default_email_connection_id")
+    with op.batch_alter_table("client", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_client_sms_connection_id_connection"), type_="foreignkey")
+        batch_op.drop_constraint(batch_op.f("fk_client_email_connection_id_connection"), type_="foreignkey")
+        batch_op.drop_column("sms_connection_id")
+        batch_op.alter_column("email_connection_id", new_column_name="connection_id")
+    with op.batch_alter_table("client", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            batch_op.f("fk_client_connection_id_connection"),
+            "connection",
+            ["connection_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
