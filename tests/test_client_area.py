@@ -22,7 +22,7 @@ def test_dashboard_for_each_client_role(app, world, role):
     assert page.status_code == 200
     assert "Welcome to Client A1" in html
     assert 'data-testid="stat-users"' in html and ">3<" in html  # admin, editor, viewer
-    assert "Emails sent this month, of 1,000" in html
+    assert "Emails used this month, of 1,000" in html
     assert 'data-testid="stat-sms"' in html
     assert 'href="/app/users"' in html and 'href="/app/activity"' in html
     assert ('href="/app/settings"' in html) == (role == "admin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
 from ..jobs import QUEUE_SENDS
@@ -22,29 +22,8 @@ from ..models.campaign import (
 )
 from ..services import DomainError
 from ..services.audit import record
+from ..usage import emails_used_this_month  # the quota figure, the same the dashboard shows
 from .audience import materialise
-
-
-def month_start(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(UTC)
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def emails_used_this_month(client: Client) -> int:
-    """Messages of campaigns started this month (pending ones included: they are committed to go out)."""
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .join(Campaign, Campaign.id == Delivery.campaign_id)
-            .where(
-                Delivery.client_id == client.id,
-                Campaign.started_at >= month_start(),
-                Delivery.status != DELIVERY_SKIPPED,
-            )
-        )
-        or 0
-    )
 
 
 def ready_to_send(campaign: Campaign) -> None:

@@ -1,4 +1,5 @@
-"""What a client has used of what its agency gave it. The dashboard reads this; campaigns extend it."""
+"""What a client has used of what its agency gave it, for the dashboard and the settings page. The email
+figure is the quota check's own (portal/usage.py): what the client sees left is what a send may use."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import AuditEvent, Client, Membership, User
+from ..usage import emails_used_this_month
 
 
 @dataclass(frozen=True)
@@ -15,25 +17,19 @@ class ClientOverview:
     users: int
     pending_invitations: int
     email_quota_month: int
-    emails_sent_month: int
+    emails_used_month: int  # sent or waiting to be sent, by the campaigns started this month
     sms_credits: int
     settings_reviewed: bool
 
     @property
     def emails_left_month(self) -> int:
-        return max(self.email_quota_month - self.emails_sent_month, 0)
+        return max(self.email_quota_month - self.emails_used_month, 0)
 
     @property
     def email_percent(self) -> int:
         if not self.email_quota_month:
             return 0
-        return min(100, round(100 * self.emails_sent_month / self.email_quota_month))
-
-
-def emails_sent_this_month(client: Client) -> int:
-    """Emails counted against the monthly quota. Nothing sends yet, so nothing is counted: when campaign
-    sending lands, this counts the client's accepted deliveries since the start of the month."""
-    return 0
+        return min(100, round(100 * self.emails_used_month / self.email_quota_month))
 
 
 def client_overview(client: Client) -> ClientOverview:
@@ -57,7 +53,7 @@ def client_overview(client: Client) -> ClientOverview:
         users=users,
         pending_invitations=pending,
         email_quota_month=client.email_quota_month,
-        emails_sent_month=emails_sent_this_month(client),
+        emails_used_month=emails_used_this_month(client),
         sms_credits=client.sms_credits,
         settings_reviewed=bool(reviewed),
     )
