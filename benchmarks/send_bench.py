@@ -216,26 +216,14 @@ def _sample_message(campaign_id: int) -> bytes:
     from sqlalchemy import select
 
     from portal.extensions import db
-    from portal.mail.build import build
-    from portal.mail.render import render
     from portal.models import Campaign
-    from portal.sending.batches import _build_context, _links
+    from portal.sending.email_content import compose, email_content
 
     campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id))
-    ctx = _build_context(campaign)
-    links = _links(ctx, 1)
-    subject, html, text = render(ctx.prepared, {"first_name": "Reader1", "city": "Roma"}, links)
-    return build(
-        ctx.envelope,
-        to="reader1@example.org",
-        subject=subject,
-        html=html,
-        text=text,
-        send_id="x",
-        unsubscribe_url=links.unsubscribe_url,
-        unsubscribe_mailto="u@bounces.bench.test",
-        signer=ctx.signer,
+    message = compose(
+        email_content(campaign), 1, "reader1@example.org", {"first_name": "Reader1", "city": "Roma"}
     )
+    return message.payload
 
 
 if __name__ == "__main__":

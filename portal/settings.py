@@ -62,6 +62,7 @@ class Settings:
     bounce_domain: str  # VERP return paths and the inbound bounce/complaint server's domain
     send_lease_seconds: int  # a claimed delivery not confirmed within this time goes back to pending
     send_jobs_per_campaign: int  # how many workers may work on one campaign at once
+    send_retry_seconds: int  # first wait after a backend failure (doubles, with jitter, up to the pause)
     secure_cookies: bool
     trusted_proxies: int  # number of proxies in front whose X-Forwarded-* headers are trusted
     preferred_scheme: str  # scheme for links in emails ("https" in production)
@@ -99,6 +100,7 @@ class Settings:
             storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
             send_lease_seconds=_int("PORTAL_SEND_LEASE_SECONDS", 300),
             send_jobs_per_campaign=_int("PORTAL_SEND_JOBS_PER_CAMPAIGN", 4),
+            send_retry_seconds=_int("PORTAL_SEND_RETRY_SECONDS", 30),
             bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "").strip().lower(),
             secure_cookies=secure,
             trusted_proxies=_int("PORTAL_TRUSTED_PROXIES", 0),

@@ -47,7 +47,9 @@ def start(app, s: Setup, campaign_id: int | None = None) -> int:
 def deliveries(app, s: Setup, campaign_id: int | None = None) -> dict[str, int]:
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
         rows = db.session.execute(
-            select(Delivery.address, Delivery.id).where(Delivery.campaign_id == (campaign_id or s.campaign_id))
+            select(Delivery.address, Delivery.id).where(
+                Delivery.campaign_id == (campaign_id or s.campaign_id)
+            )
         )
         return dict(rows.all())
 

@@ -34,7 +34,7 @@ def _bulk_sent(app, s, n: int, ago: timedelta = timedelta(days=1)) -> None:
                     "client_id": s.client_id,
                     "campaign_id": s.campaign_id,
                     "contact_id": 10_000_000 + i + int(ago.total_seconds()),
-                    "email": f"bulk{i}-{int(ago.total_seconds())}@example.net",
+                    "address": f"bulk{i}-{int(ago.total_seconds())}@example.net",
                     "status": "sent",
                     "sent_at": when,
                 }

@@ -41,6 +41,7 @@ def _worker_env(app, sink_port: int) -> dict:
         PORTAL_INSTANCE_DIR=str(s.instance_dir),
         PORTAL_URL_SCHEME="https",
         PORTAL_SEND_LEASE_SECONDS="2",
+        PORTAL_SEND_RETRY_SECONDS="0",  # a deferred recipient (4xx) is retried at once
     )
     return env
 

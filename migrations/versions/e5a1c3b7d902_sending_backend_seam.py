@@ -68,6 +68,7 @@ def upgrade():
         )
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=False, server_default="email"))
+        batch_op.add_column(sa.Column("retry_after", sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column("email", new_column_name="address", existing_type=sa.String(length=254))
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=False, server_default="email"))
@@ -93,6 +94,7 @@ def downgrade():
         batch_op.drop_column("channel")
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.alter_column("address", new_column_name="email", existing_type=sa.String(length=254))
+        batch_op.drop_column("retry_after")
         batch_op.drop_column("channel")
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_campaign_connection_id_connection"), type_="foreignkey")

@@ -79,7 +79,10 @@ def build(
     unsubscribe_url: str,
     unsubscribe_mailto: str,
     signer: Signer | None,
+    utf8_headers: bool = False,
 ) -> bytes:
+    """`utf8_headers`: the recipient's address has a non-ASCII local part and the message travels with
+    SMTPUTF8, so the To: header carries it as UTF-8 (RFC 6532); otherwise every header is ASCII."""
     headers = [
         ("From", _address(env.from_name, env.from_email)),
         ("To", _clean(to)),
@@ -116,6 +119,8 @@ def build(
         headers.append(("Content-Type", 'text/plain; charset="utf-8"'))
         headers.append(("Content-Transfer-Encoding", "quoted-printable"))
         body = _qp(text) + b"\r\n"
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode(
+        "utf-8" if utf8_headers else "ascii"
+    )
     raw = head + b"\r\n" + body
     return signer.sign(raw) if signer is not None else raw

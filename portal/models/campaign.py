@@ -124,7 +124,8 @@ class Delivery(ClientScoped, db.Model):
     status: Mapped[str] = mapped_column(String(16), default=DELIVERY_PENDING)
     claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # hand-overs actually tried
+    retry_after: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)  # deferred (4xx)
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     provider_message_id: Mapped[str] = mapped_column(String(255), default="")
     error: Mapped[str] = mapped_column(Text, default="")

@@ -1,9 +1,12 @@
-"""The final audience of a campaign, computed in SQL: subscribed to the chosen lists or matching the chosen
-segments, minus exclusions, minus every suppression (client, agency, platform), one row per contact."""
+"""The final audience of a campaign, computed in SQL by one function whether it is counted, previewed,
+materialised or synced to a provider: subscribed to the chosen lists, or matching the chosen segments and
+subscribed to at least one list of the client (the consent rule, DESIGN.md §6), minus exclusions, minus
+every suppression (client, agency, platform), one row per contact. `still_allowed` re-checks the same
+rule for claimed deliveries at hand-over time."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, func, insert, literal, not_, or_, select
+from sqlalchemy import and_, exists, func, insert, literal, not_, or_, select, text
 
 from ..extensions import db
 from ..models import (
@@ -17,6 +20,7 @@ from ..models import (
     Subscription,
     Suppression,
 )
+from ..models.audience import CHANNEL_EMAIL, SUB_SUBSCRIBED
 from ..services import DomainError
 from ..services.segments import segment_condition
 
@@ -42,13 +46,18 @@ def _check_ownership(client: Client, audience: dict) -> None:
                 raise DomainError("The audience names a list or segment that does not exist.")
 
 
-def _in_lists(list_ids: list[int]):
-    return exists().where(
+def _subscribed(channel: str, list_ids: list[int] | None):
+    """The consent half of the rule: a `subscribed` subscription on this channel to one of these lists
+    (None: to any list of the client; the Contact's client already scopes the subscription)."""
+    conditions = [
         Subscription.contact_id == Contact.id,
-        Subscription.list_id.in_(list_ids),
-        Subscription.channel == "email",
-        Subscription.status == "subscribed",
-    )
+        Subscription.client_id == Contact.client_id,
+        Subscription.channel == channel,
+        Subscription.status == SUB_SUBSCRIBED,
+    ]
+    if list_ids is not None:
+        conditions.append(Subscription.list_id.in_(list_ids))
+    return exists().where(*conditions)
 
 
 def _segments(client: Client, segment_ids: list[int]) -> list:
@@ -56,66 +65,85 @@ def _segments(client: Client, segment_ids: list[int]) -> list:
     return [segment_condition(client, r) for r in rules]
 
 
-def _not_suppressed(client: Client):
+def _not_suppressed(client: Client, channel: str):
+    address = _address_column(channel)
     return and_(
-        Contact.email.not_in(
+        address.not_in(
             select(Suppression.address).where(
-                Suppression.client_id == client.id, Suppression.channel == "email"
+                Suppression.client_id == client.id, Suppression.channel == channel
             )
         ),
-        Contact.email.not_in(
+        address.not_in(
             select(BlockedAddress.address).where(
                 or_(BlockedAddress.agency_id == client.agency_id, BlockedAddress.agency_id.is_(None)),
-                BlockedAddress.channel == "email",
+                BlockedAddress.channel == channel,
             )
         ),
     )
 
 
-def audience_condition(client: Client, audience: dict):
-    """WHERE clause over Contact for the final audience (raises DomainError for foreign lists/segments)."""
+def _address_column(channel: str):
+    return Contact.email if channel == CHANNEL_EMAIL else Contact.phone
+
+
+def consent_lists(audience: dict) -> list[int] | None:
+    """The lists whose subscription makes a contact reachable for this audience: the chosen lists, or any
+    list of the client (None) as soon as a segment is included. The send-time re-check uses the same."""
+    return None if _ids(audience.get("segments")) else _ids(audience.get("lists"))
+
+
+def audience_condition(client: Client, audience: dict, channel: str = CHANNEL_EMAIL):
+    """WHERE clause over Contact for the final audience (raises DomainError for foreign lists/segments).
+
+    The consent rule (DESIGN.md §6) is part of every branch: a list member must be subscribed to that
+    list, a segment member to at least one list of the client, on this channel; nobody suppressed at
+    client, agency or platform scope. Segment rules alone never make anyone reachable."""
     _check_ownership(client, audience)
     lists, segments = _ids(audience.get("lists")), _ids(audience.get("segments"))
     includes = []
     if lists:
-        includes.append(_in_lists(lists))
-    includes += _segments(client, segments)
+        includes.append(_subscribed(channel, lists))
+    matched = _segments(client, segments)
+    if matched:
+        includes.append(and_(or_(*matched), _subscribed(channel, None)))
     if not includes:
         return literal(False)
     parts = [
         Contact.client_id == client.id,
-        Contact.email.is_not(None),
+        _address_column(channel).is_not(None),
         or_(*includes),
-        _not_suppressed(client),
+        _not_suppressed(client, channel),
     ]
     exclude_lists = _ids(audience.get("exclude_lists"))
     if exclude_lists:
-        parts.append(not_(_in_lists(exclude_lists)))
+        parts.append(not_(_subscribed(channel, exclude_lists)))
     for condition in _segments(client, _ids(audience.get("exclude_segments"))):
         parts.append(not_(condition))
     return and_(*parts)
 
 
-def count_audience(client: Client, audience: dict) -> int:
+def count_audience(client: Client, audience: dict, channel: str = CHANNEL_EMAIL) -> int:
     return db.session.scalar(
-        select(func.count()).select_from(Contact).where(audience_condition(client, audience))
+        select(func.count()).select_from(Contact).where(audience_condition(client, audience, channel))
     )
 
 
 def materialise(client: Client, campaign: Campaign) -> int:
     """One Delivery per contact of the final audience, set-based. Contacts are unique per address within a
     client, so one row per contact is one message per address."""
+    channel = campaign.channel or CHANNEL_EMAIL
     rows = select(
         literal(client.agency_id),
         literal(client.id),
         literal(campaign.id),
         Contact.id,
-        Contact.email,
+        literal(channel),
+        _address_column(channel),
         literal("pending"),
         literal(0),
         literal(""),
         literal(""),
-    ).where(audience_condition(client, campaign.audience or {}))
+    ).where(audience_condition(client, campaign.audience or {}, channel))
     db.session.execute(
         insert(Delivery).from_select(
             [
@@ -123,6 +151,7 @@ def materialise(client: Client, campaign: Campaign) -> int:
                 "client_id",
                 "campaign_id",
                 "contact_id",
+                "channel",
                 "address",
                 "status",
                 "attempts",
@@ -137,3 +166,36 @@ def materialise(client: Client, campaign: Campaign) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
     )
+
+
+def still_allowed(
+    client_id: int, agency_id: int, channel: str, lists: list[int] | None, delivery_ids: list[int]
+) -> set[int]:
+    """Of these claimed deliveries, the ones that may still go out now: the consent rule again at hand-over
+    time (a subscription on the channel to one of `lists`, None = any list of the client; see
+    consent_lists) and no suppression at any scope.
+
+    The claimed rows are read first (MATERIALIZED) and everything else is probed per row: the plan stays
+    a hundred index lookups whatever the statistics say, even right after a million-row import that the
+    planner has not analysed yet."""
+    if not delivery_ids:
+        return set()
+    params = {f"d{i}": d for i, d in enumerate(delivery_ids)}
+    marks = ", ".join(f":{k}" for k in params)
+    in_lists = f"AND s.list_id IN ({', '.join(str(int(x)) for x in lists)}) " if lists is not None else ""
+    if lists is not None and not lists:
+        return set()
+    allowed = db.session.execute(
+        text(
+            "WITH b AS MATERIALIZED (SELECT d.id, d.contact_id, d.address FROM delivery d "
+            f"WHERE d.client_id = :cl AND d.id IN ({marks})) "
+            "SELECT b.id FROM b WHERE NOT EXISTS (SELECT 1 FROM suppression x WHERE x.client_id = :cl "
+            "AND x.channel = :ch AND x.address = b.address) "
+            "AND NOT EXISTS (SELECT 1 FROM blocked_address x WHERE coalesce(x.agency_id, 0) IN (:ag, 0) "
+            "AND x.channel = :ch AND x.address = b.address) "
+            "AND EXISTS (SELECT 1 FROM subscription s WHERE s.contact_id = b.contact_id AND s.client_id = :cl "
+            f"{in_lists}AND s.channel = :ch AND s.status = 'subscribed')"
+        ),
+        {"cl": client_id, "ag": agency_id, "ch": channel, **params},
+    ).scalars()
+    return set(allowed)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..jobs import QUEUE_SENDS
 from ..jobs.queueing import PendingJob, enqueue_after_commit
-from ..models import Campaign, Client, Connection, Delivery, SenderDomain, SenderIdentity, User
+from ..models import Agency, Campaign, Client, Delivery, SenderDomain, SenderIdentity, User
 from ..models.campaign import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_DRAFT,
@@ -22,8 +22,12 @@ from ..models.campaign import (
 )
 from ..services import DomainError
 from ..services.audit import record
+from ..services.connections import resolve_connection
+from ..tenancy import all_tenants
 from ..usage import emails_used_this_month  # the quota figure, the same the dashboard shows
 from .audience import materialise
+from .backend import refusal
+from .email_content import prepare_content
 
 
 def ready_to_send(campaign: Campaign) -> None:
@@ -51,33 +55,45 @@ def ready_to_send(campaign: Campaign) -> None:
             )
     if problems:
         raise DomainError("Before sending, the campaign needs " + ", ".join(problems) + ".")
-    _check_connection(campaign.client_id)
+    _check_connection(campaign.client_id, campaign.channel or "email")
 
 
-def _check_connection(client_id: int) -> None:
-    """Only SMTP relays send campaigns today; refuse at the start rather than fail in the worker. The
-    message never names the provider (white label)."""
+def _check_connection(client_id: int, channel: str) -> None:
+    """Refuse at the start, not in the worker, a connection that cannot carry this channel. The message
+    never names the provider (white label)."""
     client = db.session.scalar(select(Client).where(Client.id == client_id))
-    if client is not None and client.email_connection_id:
-        conn = db.session.scalar(select(Connection).where(Connection.id == client.email_connection_id))
-        if conn is None or conn.kind != "smtp":
-            raise DomainError(
-                "This account's delivery connection cannot send email campaigns yet. Ask your agency."
-            )
+    if client is not None:
+        problem = refusal(resolve_connection(client, channel), channel)
+        if problem:
+            raise DomainError(problem)
+
+
+def agency_active(client: Client) -> bool:
+    with all_tenants():
+        agency = db.session.get(Agency, client.agency_id)
+    return agency is not None and agency.is_active
 
 
 def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
     """draft/scheduled → sending exactly once, audience materialised, jobs queued after commit.
 
     The conditional UPDATE is the lock: of two concurrent requests only one sees a row change."""
-    if not client.is_active:
+    if not client.is_active or not agency_active(client):
         raise DomainError("This account is suspended; sending is not possible.")
     ready_to_send(campaign)
     now = datetime.now(UTC)
+    connection = resolve_connection(client, campaign.channel or "email")
     moved = db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status.in_((CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED)))
-        .values(status=CAMPAIGN_SENDING, started_at=now, message="")
+        .values(
+            status=CAMPAIGN_SENDING,
+            started_at=now,
+            message="",
+            connection_id=connection.id if connection is not None else None,
+            backend_failures=0,
+            retry_at=None,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
@@ -94,8 +110,6 @@ def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int
         raise DomainError(
             "Nobody in this audience can receive email (everyone is unsubscribed or suppressed)."
         )
-    from .batches import prepare_content
-
     # The tracked links, numbered once: click URLs carry the number, the redirect looks it up here.
     links = prepare_content(campaign).links
     db.session.execute(
@@ -187,10 +201,20 @@ def pause(*, actor: User | None, campaign: Campaign, reason: str = "") -> None:
 
 
 def resume(*, actor: User, campaign: Campaign) -> None:
+    """Only a person resumes (reactivating a suspended account does not). A campaign paused before it
+    ever started (its account was suspended at its scheduled time) starts now."""
+    client = db.session.scalar(select(Client).where(Client.id == campaign.client_id))
+    if client is None or not client.is_active or not agency_active(client):
+        raise DomainError("This account is suspended; sending is not possible.")
+    if campaign.status == CAMPAIGN_PAUSED and campaign.started_at is None:
+        campaign.status = CAMPAIGN_SCHEDULED
+        db.session.flush()
+        start_send(actor=actor, client=client, campaign=campaign)
+        return
     moved = db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status == CAMPAIGN_PAUSED)
-        .values(status=CAMPAIGN_SENDING, message="")
+        .values(status=CAMPAIGN_SENDING, message="", backend_failures=0, retry_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:

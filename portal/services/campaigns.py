@@ -390,8 +390,7 @@ def test_values(client: Client, campaign: Campaign) -> dict:
 
 def send_test(*, actor: User | None, client: Client, campaign: Campaign, addresses: list[str]) -> int:
     """Test copies to up to 5 addresses through the campaign's relay ("[Test] " subject, delivery id 0)."""
-    from ..sending.batches import send_test_messages
-    from ..sending.smtp import PermanentFailure, TemporaryFailure
+    from ..sending.test_copies import CopyNotSent, send_test_messages
 
     addresses = list(dict.fromkeys(a for a in addresses if a))
     if not addresses:
@@ -425,7 +424,7 @@ def send_test(*, actor: User | None, client: Client, campaign: Campaign, address
         sent = send_test_messages(campaign, addresses, test_values(client, campaign))
     except ContentError as exc:
         raise DomainError(str(exc)) from exc
-    except (PermanentFailure, TemporaryFailure) as exc:
+    except CopyNotSent as exc:
         current_app.logger.warning("test send of campaign %s failed: %s", campaign.id, exc)
         raise DomainError(
             _("The mail server did not accept the test message: %(error)s", error=str(exc))

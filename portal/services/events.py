@@ -5,8 +5,10 @@ Every function takes the `Delivery` the message's own token identified (never an
 report: the same address may be a contact of several tenants) and must run with that delivery's tenant
 bound (`bind_tenant(delivery.agency_id, delivery.client_id)`). Functions flush, never commit.
 
-Idempotency: `Event.provider_event_id` is unique. A report delivered twice carries the same id and is
-recorded once; its side effects (suppression, soft-bounce counting) follow only the first recording.
+Idempotency: `(client, source, provider_event_id)` is unique. A report delivered twice carries the same
+id and is recorded once; its side effects (suppression, soft-bounce counting) follow only the first
+recording. Events pulled from a provider in bulk go through `record_pulled`: one set-based insert that
+skips the ids already recorded and returns the new ones.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
@@ -47,10 +51,17 @@ def record_event(
     status_code: str = "",
     detail: str = "",
     link_index: int | None = None,
+    source: str = "portal",
 ) -> Event | None:
-    """Add one event for the delivery; None when an event with this provider id already exists."""
+    """Add one event for the delivery; None when this source already reported this event id."""
     provider_event_id = provider_event_id[:255]
-    exists = db.session.scalar(select(Event.id).where(Event.provider_event_id == provider_event_id))
+    exists = db.session.scalar(
+        select(Event.id).where(
+            Event.client_id == delivery.client_id,
+            Event.source == source,
+            Event.provider_event_id == provider_event_id,
+        )
+    )
     if exists is not None:
         return None
     event = Event(
@@ -60,6 +71,8 @@ def record_event(
         delivery_id=delivery.id,
         contact_id=delivery.contact_id,
         kind=kind,
+        channel=delivery.channel or CHANNEL_EMAIL,
+        source=source,
         bounce_class=bounce_class,
         status_code=status_code[:16],
         detail=detail[:2000],
@@ -214,10 +227,17 @@ def _subscription(delivery: Delivery, list_id: int) -> Subscription:
 
 
 def apply_bounce(
-    delivery: Delivery, *, bounce_class: str, status_code: str, detail: str, provider_event_id: str
+    delivery: Delivery,
+    *,
+    bounce_class: str,
+    status_code: str,
+    detail: str,
+    provider_event_id: str,
+    source: str = "inbound",
 ) -> Event | None:
     """hard → suppress at once; soft → suppress after SOFT_BOUNCE_LIMIT within SOFT_BOUNCE_WINDOW for this
-    address and client; policy → the agency is alerted, the address is not at fault."""
+    address and client; policy → the agency is alerted, the address is not at fault. The same path for
+    a DSN received by mail and for the relay's own refusal at RCPT/DATA (source "smtp")."""
     event = record_event(
         delivery,
         "bounce",
@@ -225,6 +245,7 @@ def apply_bounce(
         bounce_class=bounce_class,
         status_code=status_code,
         detail=detail,
+        source=source,
     )
     if event is None:
         return None
@@ -258,9 +279,11 @@ def _soft_bounces(delivery: Delivery) -> int:
     )
 
 
-def apply_complaint(delivery: Delivery, *, feedback_type: str, provider_event_id: str) -> Event | None:
+def apply_complaint(
+    delivery: Delivery, *, feedback_type: str, provider_event_id: str, source: str = "inbound"
+) -> Event | None:
     """ARF abuse/fraud/virus/other: complaint event and suppression for this delivery's client only."""
-    event = record_event(delivery, "complaint", provider_event_id, detail=feedback_type)
+    event = record_event(delivery, "complaint", provider_event_id, detail=feedback_type, source=source)
     if event is None:
         return None
     db.session.flush()
@@ -302,3 +325,48 @@ def _suppress(delivery: Delivery, reason: str, source: str) -> None:
         reason=reason,
         source=source,
     )
+
+
+def record_pulled(client: Client, source: str, rows: list[dict]) -> list[dict]:
+    """Record events read back from a provider, set-based: one INSERT … ON CONFLICT DO NOTHING for the
+    whole page (PostgreSQL and SQLite alike), keyed by (client, source, provider event id). Returns the
+    rows that were new, with their `id`, so that side effects (suppression) follow only first sightings.
+
+    Each row names delivery_id, contact_id, campaign_id, kind and provider_event_id, and may name
+    channel, bounce_class, status_code, detail, link_index and created_at (default: now)."""
+    if not rows:
+        return []
+    now = datetime.now(UTC)
+    values, seen = [], set()
+    for row in rows:
+        key = str(row["provider_event_id"])[:255]
+        if key in seen:
+            continue  # the same event twice in one page
+        seen.add(key)
+        values.append(
+            {
+                "agency_id": client.agency_id,
+                "client_id": client.id,
+                "campaign_id": row.get("campaign_id"),
+                "delivery_id": row.get("delivery_id"),
+                "contact_id": row.get("contact_id"),
+                "kind": row["kind"],
+                "channel": row.get("channel", CHANNEL_EMAIL),
+                "source": source,
+                "bounce_class": row.get("bounce_class", ""),
+                "status_code": str(row.get("status_code", ""))[:16],
+                "detail": str(row.get("detail", ""))[:2000],
+                "link_index": row.get("link_index"),
+                "provider_event_id": key,
+                "created_at": row.get("created_at") or now,
+            }
+        )
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Event)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["client_id", "source", "provider_event_id"])
+        .returning(Event.id, Event.provider_event_id)
+    )
+    new = {key: event_id for event_id, key in db.session.execute(statement).all()}
+    return [{**v, "id": new[v["provider_event_id"]]} for v in values if v["provider_event_id"] in new]

@@ -1,0 +1,90 @@
+"""Which backend carries a campaign, and the per-message backend objects a worker keeps between batches.
+
+The connection is resolved once, when the send starts (`Campaign.connection_id`), by
+`services.connections.resolve_connection`; workers build the backend from that row. Provider-side
+campaign backends (MailUp) plug in beside PER_MESSAGE_KINDS; `refusal` says, before anything changes,
+why a connection cannot carry a channel, for the start of a send and for the sweeper alike.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..backends.base import BackendUnavailable, MessageBackend
+from ..backends.ratelimit import TokenBucket
+from ..backends.smtp import RelayConfig, SmtpRelay
+from ..crypto import decrypt_json
+from ..extensions import db
+from ..jobs.queueing import redis_connection
+from ..models import Connection
+from ..models.connection import KIND_SMTP
+
+PER_MESSAGE = "per-message"
+# Kinds that send one message at a time through this loop, per channel. The MailUp and SMS issues add
+# their kinds here (and a provider-side path for campaign backends).
+PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": ()}
+
+_backends: dict[str, MessageBackend] = {}  # one reused connection per backend per worker process
+
+
+def backend_key(connection_id: int | None) -> str:
+    return f"connection-{connection_id}" if connection_id else "platform"
+
+
+def refusal(connection: Connection | None, channel: str) -> str | None:
+    """Why this connection cannot send campaigns on this channel (None: it can). Never names the provider."""
+    if connection is None:
+        return None if channel == "email" else "This account has no SMS delivery connection. Ask your agency."
+    if connection.kind in PER_MESSAGE_KINDS.get(channel, ()):
+        return None
+    return f"This account's delivery connection cannot send {channel} campaigns yet. Ask your agency."
+
+
+def message_backend(connection_id: int | None) -> MessageBackend:
+    """The worker's backend for a connection (None: the platform's relay), created on first use."""
+    key = backend_key(connection_id)
+    if key not in _backends:
+        _backends[key] = _build(connection_id, key)
+    return _backends[key]
+
+
+def new_backend(connection_id: int | None) -> MessageBackend:
+    """A backend of its own (test sends): the caller closes it."""
+    return _build(connection_id, backend_key(connection_id))
+
+
+def forget_backend(connection_id: int | None) -> None:
+    """Close and drop a backend (after it failed, so the next batch starts from a fresh connection)."""
+    backend = _backends.pop(backend_key(connection_id), None)
+    if backend is not None:
+        backend.close()
+
+
+def _build(connection_id: int | None, key: str) -> MessageBackend:
+    if connection_id is None:
+        s = current_app.config["PORTAL_SETTINGS"]
+        config = RelayConfig(
+            host=s.smtp_host,
+            port=s.smtp_port,
+            tls=s.smtp_tls,
+            username=s.smtp_user,
+            password=s.smtp_password,
+            key=key,
+        )
+    else:
+        conn = db.session.scalar(select(Connection).where(Connection.id == connection_id))
+        if conn is None or conn.kind != KIND_SMTP:
+            raise BackendUnavailable("this account's delivery connection cannot send campaigns")
+        opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
+        config = RelayConfig(
+            host=opts.get("host", ""),
+            port=int(opts.get("port", 587)),
+            tls=opts.get("tls", "starttls"),
+            username=opts.get("username", ""),
+            password=secret.get("password", ""),
+            rate_per_s=float(opts.get("rate_per_second", 0) or 0),
+            key=key,
+        )
+    bucket = TokenBucket(redis_connection(), config.key, config.rate_per_s) if config.rate_per_s else None
+    return SmtpRelay(config, bucket)
