@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from ..extensions import db
-from ..guards import roles_required
+from ..guards import client_role, roles_required
 from ..imports.sources import MAX_UNPACKED_BYTES, MAX_ZIP_MEMBERS, SourceError
+from ..jobs.access import IMPORT, may_read_result
 from ..models import ContactImport, JobRun, MailingList
 from ..models.transfer import IMPORT_ACTIVE, IMPORT_UPLOADED
 from ..services import DomainError, NotFound
@@ -177,6 +178,8 @@ def import_errors(import_id: int):
     imp = _import_or_404(import_id, with_errors=True)
     if not imp.errors_csv:
         abort(404)
+    if not may_read_result(IMPORT, client_role()):
+        abort(403)  # the rejected rows are the file's own data: for those who may import, like the file
     resp = Response(imp.errors_csv, mimetype="text/csv")
     resp.headers["Content-Disposition"] = f'attachment; filename="import-{imp.id}-errors.csv"'
     resp.headers["Cache-Control"] = "private, no-store"
