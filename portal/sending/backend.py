@@ -8,6 +8,8 @@ why a connection cannot carry a channel, for the start of a send and for the swe
 
 from __future__ import annotations
 
+import threading
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -25,7 +27,16 @@ PER_MESSAGE = "per-message"
 # their kinds here (and a provider-side path for campaign backends).
 PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": ()}
 
-_backends: dict[str, MessageBackend] = {}  # one reused connection per backend per worker process
+# One reused connection per backend per worker (thread-local: a connection is never shared between
+# threads), with the settings it was built from: a connection edited in the back-office (new host, new
+# password) is rebuilt at the next batch.
+_local = threading.local()
+
+
+def _cache() -> dict[str, tuple[object, MessageBackend]]:
+    if not hasattr(_local, "backends"):
+        _local.backends = {}
+    return _local.backends
 
 
 def backend_key(connection_id: int | None) -> str:
@@ -43,10 +54,24 @@ def refusal(connection: Connection | None, channel: str) -> str | None:
 
 def message_backend(connection_id: int | None) -> MessageBackend:
     """The worker's backend for a connection (None: the platform's relay), created on first use."""
-    key = backend_key(connection_id)
-    if key not in _backends:
-        _backends[key] = _build(connection_id, key)
-    return _backends[key]
+    key, version = backend_key(connection_id), _version(connection_id)
+    cache = _cache()
+    cached = cache.get(key)
+    if cached is None or cached[0] != version:
+        if cached is not None:
+            cached[1].close()
+        cache[key] = (version, _build(connection_id, key))
+    return cache[key][1]
+
+
+def _version(connection_id: int | None) -> object:
+    if connection_id is None:
+        s = current_app.config["PORTAL_SETTINGS"]
+        return (s.smtp_host, s.smtp_port, s.smtp_tls, s.smtp_user, s.smtp_password)
+    return (
+        connection_id,
+        db.session.scalar(select(Connection.updated_at).where(Connection.id == connection_id)),
+    )
 
 
 def new_backend(connection_id: int | None) -> MessageBackend:
@@ -56,9 +81,9 @@ def new_backend(connection_id: int | None) -> MessageBackend:
 
 def forget_backend(connection_id: int | None) -> None:
     """Close and drop a backend (after it failed, so the next batch starts from a fresh connection)."""
-    backend = _backends.pop(backend_key(connection_id), None)
-    if backend is not None:
-        backend.close()
+    cached = _cache().pop(backend_key(connection_id), None)
+    if cached is not None:
+        cached[1].close()
 
 
 def _build(connection_id: int | None, key: str) -> MessageBackend:

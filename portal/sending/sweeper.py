@@ -41,7 +41,7 @@ _LIVE = (CAMPAIGN_SENDING, CAMPAIGN_PAUSED, CAMPAIGN_CANCELLED)
 
 def sweep() -> dict:
     now = datetime.now(UTC)
-    report = {"released": 0, "gave_up": 0, "requeued": 0, "started": 0, "finished": 0, "paused": 0}
+    report = {"released": 0, "gave_up": 0, "requeued": 0, "started": 0, "finished": 0, "paused": 0, "": 0}
     with all_tenants():
         report.update(release_expired(now))
         _skip_cancelled()
