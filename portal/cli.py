@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from .backends.mailup.emulator.cli import mailup_emulator_command
+
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
@@ -137,6 +139,8 @@ def main() -> None:
     # `dev` prepares the environment (secrets, Redis, SMTP capture) before any app exists, so it lives on
     # the group itself: FlaskGroup resolves its own commands without loading the app.
     cli.add_command(dev_command)
+    # The MailUp emulator is a stand-alone fake of an external service: it needs no portal app either.
+    cli.add_command(mailup_emulator_command)
     cli.main(prog_name="portal")
 
 
