@@ -41,9 +41,11 @@ ACTION_LABELS = {
     "connection.updated": _l("Delivery connection changed"),
     "connection.deleted": _l("Delivery connection removed"),
     "connection.tested": _l("Delivery connection tested"),
+    "connection.default_changed": _l("Default delivery connection changed"),
     # Client accounts
     "client.created": _l("Client created"),
     "client.updated": _l("Client changed by the agency"),
+    "client.connection_changed": _l("Client delivery connection changed"),
     "client.suspended": _l("Client suspended"),
     "client.reactivated": _l("Client reactivated"),
     "client.settings_updated": _l("Settings saved"),

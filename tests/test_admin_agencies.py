@@ -154,3 +154,108 @@ def test_domain_errors_are_shown_and_other_agencies_domains_are_404(app, world):
         assert resp.status_code == 404
     assert _domain(app, "ag2.portal.test") is not None
     assert _agency(app, ag2).status == "active"
+
+
+# --- default connections of an agency ------------------------------------------------------------------
+
+
+def _connection(app, agency_id: int, kind: str, name: str) -> int:
+    from portal.models import Connection
+
+    with app.app_context(), all_tenants():
+        row = Connection(agency_id=agency_id, kind=kind, name=name, options={})
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def test_operator_chooses_the_agency_default_connections(app, world):
+    admin = client_for(app, world, "admin")
+    ag1, ag2 = world.agency_ids["AG1"], world.agency_ids["AG2"]
+    relay = _connection(app, ag1, "smtp", "Relay")
+    api = _connection(app, ag1, "mailup", "Main email account")
+    gateway = _connection(app, ag1, "sms", "Gateway")
+    foreign = _connection(app, ag2, "smtp", "AG2 relay")
+    detail = f"/admin/agencies/{ag1}"
+    page = admin.get(detail).get_data(as_text=True)
+    form = page[page.index('data-testid="connection-defaults"') :]
+    email_select = form[form.index('name="email_connection"') : form.index("</select>")]
+    # Email: the relay and the API account (the back-office names the provider); SMS: gateway and API.
+    assert "Platform relay" in email_select and "Main email account (MailUp)" in email_select
+    assert "Relay (SMTP)" in email_select and "Gateway" not in email_select and "AG2" not in email_select
+
+    defaults = f"{detail}/connections/defaults"
+    resp = admin.post(
+        defaults, {"email_connection": str(api), "sms_connection": str(gateway)}, csrf_path=detail
+    )
+    assert resp.status_code == 302
+    agency = _agency(app, ag1)
+    assert (agency.default_email_connection_id, agency.default_sms_connection_id) == (api, gateway)
+    usage = admin.get(detail).get_data(as_text=True)
+    assert "default for email" in usage and "default for SMS" in usage
+
+    # Another agency's connection, and a relay for SMS, are not choices: refused, nothing changed.
+    for bad in ({"email_connection": str(foreign)}, {"sms_connection": str(relay)}):
+        resp = admin.post(
+            defaults,
+            {"email_connection": str(api), "sms_connection": str(gateway), **bad},
+            csrf_path=detail,
+            follow_redirects=True,
+        )
+        assert "Not a valid choice" in resp.get_data(as_text=True), bad
+    agency = _agency(app, ag1)
+    assert (agency.default_email_connection_id, agency.default_sms_connection_id) == (api, gateway)
+    # The same form under AG2's URL does not reach AG1's connections.
+    admin.post(
+        f"/admin/agencies/{ag2}/connections/defaults",
+        {"email_connection": str(api)},
+        csrf_path=f"/admin/agencies/{ag2}",
+    )
+    assert _agency(app, ag2).default_email_connection_id is None
+
+    # Back to the platform relay for email; the audit has neutral kinds and the operator's labels only.
+    admin.post(defaults, {"email_connection": "", "sms_connection": str(gateway)}, csrf_path=detail)
+    assert _agency(app, ag1).default_email_connection_id is None
+    with app.app_context(), all_tenants():
+        events = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "connection.default_changed")
+            .order_by(AuditEvent.id)
+        ).all()
+        rows = [(e.agency_id, e.target, e.details) for e in events]
+    assert rows == [
+        (
+            ag1,
+            "email: Main email account",
+            {"channel": "email", "kind": "email-api", "previous": "platform relay"},
+        ),
+        (ag1, "sms: Gateway", {"channel": "sms", "kind": "sms", "previous": "none"}),
+        (
+            ag1,
+            "email: platform relay",
+            {"channel": "email", "kind": "platform relay", "previous": "Main email account"},
+        ),
+    ]
+
+
+def test_deleting_a_default_connection_is_refused_with_the_reason(app, world):
+    admin = client_for(app, world, "admin")
+    ag1 = world.agency_ids["AG1"]
+    relay = _connection(app, ag1, "smtp", "Relay")
+    detail = f"/admin/agencies/{ag1}"
+    admin.post(
+        f"{detail}/connections/defaults",
+        {"email_connection": str(relay), "sms_connection": ""},
+        csrf_path=detail,
+    )
+    resp = admin.post(f"{detail}/connections/{relay}/delete", csrf_path=detail, follow_redirects=True)
+    assert "Relay cannot be deleted while it is in use: it is the agency&#39;s default email connection." in (
+        resp.get_data(as_text=True)
+    )
+    assert _agency(app, ag1).default_email_connection_id == relay
+    admin.post(
+        f"{detail}/connections/defaults", {"email_connection": "", "sms_connection": ""}, csrf_path=detail
+    )
+    resp = admin.post(f"{detail}/connections/{relay}/delete", csrf_path=detail)
+    assert resp.status_code == 302
+    assert "Connection Relay deleted." in admin.get(detail).get_data(as_text=True)

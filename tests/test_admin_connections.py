@@ -107,7 +107,7 @@ def test_mailup_and_sms_connections(app, world):
     resp = admin.post(
         f"/admin/agencies/{ag2}/connections/new/mailup",
         {
-            "name": "MailUp main",
+            "name": "Main email account",
             "client_id": "abc-123",
             "client_secret": MAILUP_SECRET,
             "username": "m12345",
@@ -137,7 +137,7 @@ def test_mailup_and_sms_connections(app, world):
     page = admin.get(f"/admin/agencies/{ag2}/connections/{mailup.id}/edit").get_data(as_text=True)
     assert MAILUP_SECRET not in page and MAILUP_PASSWORD not in page and "NO LOGO" in page
     detail = admin.get(f"/admin/agencies/{ag2}").get_data(as_text=True)
-    assert "MailUp main" in detail and "SMS" in detail
+    assert "Main email account" in detail and "MailUp" in detail and "SMS" in detail
 
 
 def test_validation_errors_name_the_field(app, world):
@@ -249,3 +249,15 @@ def test_agency_activity_never_names_the_provider(app, world):
     owner = client_for(app, world, "AG2.owner")
     page = owner.get("/agency/activity").get_data(as_text=True)
     assert "mailup" not in page.lower()
+
+
+def test_a_name_that_mentions_the_provider_is_refused(app, world):
+    """Agencies see connection names (their clients' pages): the white label forbids naming MailUp."""
+    admin = client_for(app, world, "admin")
+    ag1 = world.agency_ids["AG1"]
+    page = admin.post(
+        f"/admin/agencies/{ag1}/connections/new/smtp",
+        {"name": "Mailup relay", "host": "h.test", "port": "25", "tls": "none"},
+    ).get_data(as_text=True)
+    assert "must not mention MailUp" in page
+    assert _connections(app) == []

@@ -183,3 +183,153 @@ def test_dashboard_figures_and_empty_states(app, world):
         db.session.commit()
     empty = ag2.get("/agency/").get_data(as_text=True)
     assert "No clients yet" in empty
+
+
+# --- delivery connections per client -------------------------------------------------------------------
+
+
+def _connection(app, agency_id: int, kind: str, name: str) -> int:
+    from portal.models import Connection
+    from portal.tenancy import all_tenants
+
+    with app.app_context(), all_tenants():
+        row = Connection(agency_id=agency_id, kind=kind, name=name, options={"host": "relay.internal.test"})
+        db.session.add(row)
+        db.session.commit()
+        return row.id
+
+
+def _bindings(app, world, key: str) -> tuple[int | None, int | None]:
+    with app.app_context():
+        row = client_row(world.agency_ids["AG1"], world.client_ids[key])
+        return row.email_connection_id, row.sms_connection_id
+
+
+def _set_agency_default(app, agency_id: int, email: int | None) -> None:
+    from portal.models import Agency
+    from portal.tenancy import all_tenants
+
+    with app.app_context(), all_tenants():
+        db.session.get(Agency, agency_id).default_email_connection_id = email
+        db.session.commit()
+
+
+def test_agency_binds_a_client_per_channel_and_sees_it_everywhere(app, world):
+    ag1, a1 = world.agency_ids["AG1"], world.client_ids["A1"]
+    relay = _connection(app, ag1, "smtp", "Relay Milano")
+    api = _connection(app, ag1, "mailup", "Bulk account")
+    gateway = _connection(app, ag1, "sms", "SMS Italia")
+    _connection(app, world.agency_ids["AG2"], "smtp", "Other agency relay")
+    _set_agency_default(app, ag1, relay)
+    staff = client_for(app, world, "AG1.staff")
+    detail = f"/agency/clients/{a1}"
+    page = staff.get(detail).get_data(as_text=True)
+    card = page[page.index('data-testid="client-delivery"') :]
+    assert 'Relay Milano <span class="muted">(default)</span>' in card
+    email_select = card[card.index('name="delivery-email_connection"') : card.index("</select>")]
+    assert "Agency default (Relay Milano)" in email_select
+    assert "Bulk account" in email_select and "SMS Italia" not in email_select
+    assert "Other agency relay" not in page
+    sms_select = card[card.index('name="delivery-sms_connection"') :]
+    sms_select = sms_select[: sms_select.index("</select>")]
+    assert "SMS Italia" in sms_select and "Relay Milano" not in sms_select.split("</option>", 1)[1]
+
+    resp = staff.post(
+        f"{detail}/connections",
+        {"delivery-email_connection": str(api), "delivery-sms_connection": str(gateway)},
+        csrf_path=detail,
+    )
+    assert resp.status_code == 302
+    assert _bindings(app, world, "A1") == (api, gateway)
+    assert _bindings(app, world, "A2") == (None, None)
+    listing = staff.get("/agency/clients").get_data(as_text=True)
+    rows = listing[listing.index('data-testid="clients-table"') :].split("<tr>")
+    a1_row = next(r for r in rows if "Client A1" in r)
+    a2_row = next(r for r in rows if "Client A2" in r)
+    assert "Bulk account</td>" in a1_row and "SMS Italia</td>" in a1_row and "(default)" not in a1_row
+    assert 'Relay Milano <span class="muted">(default)</span>' in a2_row
+    assert 'No SMS connection <span class="muted">(default)</span>' in a2_row
+
+    # Back to the agency default on email; the activity log says what happened, in neutral words.
+    staff.post(
+        f"{detail}/connections",
+        {"delivery-email_connection": "", "delivery-sms_connection": str(gateway)},
+        csrf_path=detail,
+    )
+    assert _bindings(app, world, "A1") == (None, gateway)
+    with app.app_context(), bind_tenant(ag1):
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "client.connection_changed").order_by(AuditEvent.id)
+        ).all()
+        rows = [(e.client_id, e.target, e.details) for e in events]
+    assert rows == [
+        (a1, "email: Bulk account", {"channel": "email", "kind": "email-api", "previous": "agency default"}),
+        (a1, "sms: SMS Italia", {"channel": "sms", "kind": "sms", "previous": "agency default"}),
+        (
+            a1,
+            "email: agency default",
+            {"channel": "email", "kind": "agency default", "previous": "Bulk account"},
+        ),
+    ]
+    activity = client_for(app, world, "AG1.owner").get("/agency/activity").get_data(as_text=True)
+    assert "Client delivery connection changed" in activity and "email: Bulk account" in activity
+
+
+def test_binding_refuses_foreign_or_unsuitable_connections(app, world):
+    ag1, a1 = world.agency_ids["AG1"], world.client_ids["A1"]
+    relay = _connection(app, ag1, "smtp", "Relay")
+    foreign = _connection(app, world.agency_ids["AG2"], "sms", "AG2 gateway")
+    owner = client_for(app, world, "AG1.owner")
+    detail = f"/agency/clients/{a1}"
+    for bad in (
+        {"delivery-email_connection": str(foreign)},  # another agency's connection
+        {"delivery-sms_connection": str(foreign)},
+        {"delivery-sms_connection": str(relay)},  # a relay cannot carry SMS
+        {"delivery-email_connection": "987654"},
+        {"delivery-email_connection": "x"},
+    ):
+        data = {"delivery-email_connection": "", "delivery-sms_connection": "", **bad}
+        resp = owner.post(f"{detail}/connections", data, csrf_path=detail)
+        assert resp.status_code == 400, bad
+        assert "Not a valid choice" in resp.get_data(as_text=True), bad
+    assert _bindings(app, world, "A1") == (None, None)
+    # Another agency's staff cannot reach A1 at all.
+    other = client_for(app, world, "AG2.owner")
+    resp = other.post(
+        f"{detail}/connections",
+        {"delivery-email_connection": "", "delivery-sms_connection": str(foreign)},
+        csrf_path="/agency/",
+    )
+    assert resp.status_code == 404
+    assert _bindings(app, world, "A1") == (None, None)
+
+
+def test_binding_refused_while_the_client_has_a_campaign_sending(app, world):
+    from portal.models import Campaign
+
+    ag1, a1 = world.agency_ids["AG1"], world.client_ids["A1"]
+    relay = _connection(app, ag1, "smtp", "Relay")
+    gateway = _connection(app, ag1, "sms", "Gateway")
+    with app.app_context(), bind_tenant(ag1):
+        db.session.add(
+            Campaign(agency_id=ag1, client_id=a1, name="Black Friday", channel="email", status="sending")
+        )
+        db.session.commit()
+    owner = client_for(app, world, "AG1.owner")
+    detail = f"/agency/clients/{a1}"
+    resp = owner.post(
+        f"{detail}/connections",
+        {"delivery-email_connection": str(relay), "delivery-sms_connection": str(gateway)},
+        csrf_path=detail,
+    )
+    assert resp.status_code == 400
+    html = resp.get_data(as_text=True)
+    assert "cannot change while its campaign “Black Friday” is sending" in html
+    assert _bindings(app, world, "A1") == (None, None)
+    # SMS alone may change: nothing is sending by SMS.
+    resp = owner.post(
+        f"{detail}/connections",
+        {"delivery-email_connection": "", "delivery-sms_connection": str(gateway)},
+        csrf_path=detail,
+    )
+    assert resp.status_code == 302 and _bindings(app, world, "A1") == (None, gateway)

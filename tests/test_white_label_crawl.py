@@ -41,23 +41,43 @@ def _crawl(http, start: str, limit: int = 400) -> dict[str, int]:
     return seen
 
 
-def _provider_everywhere(app, world) -> None:
-    """The operator names things after the provider; none of it may surface below the back-office."""
+def _provider_everywhere(app, world) -> dict[str, int]:
+    """The operator names things after the provider; none of it may surface below the back-office. Rows
+    written directly (names older than the naming rule) are agency defaults and client bindings; then the
+    agency binds clients through its own pages, so the activity log carries those events too."""
     from sqlalchemy import select
 
     from portal.extensions import db
-    from portal.models import Client, Connection
-    from portal.tenancy import bind_tenant
+    from portal.models import Agency, Client, Connection
+    from portal.tenancy import all_tenants, bind_tenant
 
     ag1, a1 = world.agency_ids["AG1"], world.client_ids["A1"]
     with app.app_context(), bind_tenant(ag1):
         conn = Connection(
             agency_id=ag1, kind="mailup", name="MailUp production", options={"host": "services.mailup.com"}
         )
-        db.session.add(conn)
+        sms = Connection(agency_id=ag1, kind="mailup", name="MailUp SMS", options={})
+        bulk = Connection(agency_id=ag1, kind="mailup", name="Bulk account", options={})
+        db.session.add_all([conn, sms, bulk])
         db.session.flush()
         db.session.scalar(select(Client).where(Client.id == a1)).email_connection_id = conn.id
+        ids = {"production": conn.id, "sms": sms.id, "bulk": bulk.id}
         db.session.commit()
+    with app.app_context(), all_tenants():
+        agency = db.session.get(Agency, ag1)
+        agency.default_email_connection_id, agency.default_sms_connection_id = ids["production"], ids["sms"]
+        db.session.commit()
+    owner = client_for(app, world, "AG1.owner")
+    a2 = world.client_ids["A2"]
+    for client_id, email, sms_id in ((a2, ids["bulk"], ids["sms"]), (a1, ids["bulk"], ids["bulk"])):
+        detail = f"/agency/clients/{client_id}"
+        resp = owner.post(
+            f"{detail}/connections",
+            {"delivery-email_connection": str(email), "delivery-sms_connection": str(sms_id)},
+            csrf_path=detail,
+        )
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    return ids
 
 
 @pytest.mark.parametrize(
@@ -69,3 +89,23 @@ def test_no_page_names_the_provider(app, world, user_key, start):
     pages = _crawl(http, start)
     assert len(pages) >= 5, pages
     assert all(code < 500 for code in pages.values()), {p: c for p, c in pages.items() if c >= 500}
+    if start == "/agency/":
+        # The pages that show connections were reached: the clients list and each client's page.
+        for path in ("/agency/clients", f"/agency/clients/{world.client_ids['A1']}", "/agency/activity"):
+            assert pages.get(path) == 200, path
+
+
+def test_connection_audit_rows_do_not_name_the_provider(app, world):
+    """What the activity pages show and the CSV export writes: target and every detail of the rows."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import AuditEvent
+    from portal.tenancy import bind_tenant
+
+    _provider_everywhere(app, world)
+    with app.app_context(), bind_tenant(world.agency_ids["AG1"]):
+        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "client.connection_changed"))
+        written = [f"{e.target} {e.details}" for e in rows]
+    assert len(written) == 4
+    assert not [w for w in written if PROVIDER.search(w)], written

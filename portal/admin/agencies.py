@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Agency, Client, User
 from ..services import DomainError, agencies
-from ..services.connections import list_connections
+from ..services.connections import list_connections, usage_by_connection
 from . import bp
 from .common import agency_or_404, domain_or_404, flash_error, flash_form_errors
+from .connections import defaults_form
 from .forms import AgencyCreateForm, AgencyEditForm, DomainForm
 
 
@@ -59,6 +60,14 @@ def agency_detail(agency_id: int):
         counts=counts,
         domains=sorted(agency.domains, key=lambda d: (not d.is_canonical, d.host)),
         connections=list_connections(agency),
+        usage=usage_by_connection(agency),
+        defaults_form=defaults_form(
+            agency,
+            data={
+                "email_connection": str(agency.default_email_connection_id or ""),
+                "sms_connection": str(agency.default_sms_connection_id or ""),
+            },
+        ),
         domain_form=DomainForm(),
     )
 

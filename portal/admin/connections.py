@@ -9,10 +9,11 @@ from flask_login import current_user
 from ..extensions import db
 from ..models.connection import KIND_SMTP, KINDS
 from ..services import DomainError, NotFound
+from ..services import connection_bindings as bindings
 from ..services import connections as service
 from . import bp
-from .common import agency_or_404, flash_error
-from .forms import CONNECTION_FORMS
+from .common import agency_or_404, flash_error, flash_form_errors
+from .forms import CONNECTION_FORMS, AgencyDefaultsForm
 
 
 def _connection_or_404(agency, connection_id: int):
@@ -120,3 +121,32 @@ def connection_test(agency_id: int, connection_id: int):
     db.session.commit()
     flash(message, "success" if ok else "error")
     return redirect(url_for("admin.connection_edit", agency_id=agency.id, connection_id=connection.id))
+
+
+def defaults_form(agency, **kwargs) -> AgencyDefaultsForm:
+    usable = {channel: bindings.usable_connections(agency.id, channel) for channel in bindings.CHANNELS}
+    return AgencyDefaultsForm(usable, **kwargs)
+
+
+@bp.route("/agencies/<int:agency_id>/connections/defaults", methods=["POST"])
+def connection_defaults(agency_id: int):
+    agency = agency_or_404(agency_id)
+    form = defaults_form(agency)
+    if not form.validate_on_submit():
+        flash_form_errors(form)
+        return _detail(agency)
+    try:
+        changed = bindings.set_agency_defaults(
+            actor=current_user, agency=agency, connection_ids=form.connection_ids()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_error(exc)
+    else:
+        db.session.commit()
+        if changed:
+            flash(_("Default connections of %(name)s saved.", name=agency.name), "success")
+        else:
+            flash(_("Nothing changed."), "info")
+    return _detail(agency)

@@ -101,6 +101,30 @@ class SmsConnectionForm(_ConnectionForm):
 
 
 CONNECTION_FORMS = {"smtp": SmtpConnectionForm, "mailup": MailupConnectionForm, "sms": SmsConnectionForm}
+# The back-office may name the provider; nothing below it does.
+KIND_LABELS = {"smtp": "SMTP", "mailup": "MailUp", "sms": _l("SMS gateway")}
+
+
+class AgencyDefaultsForm(FlaskForm):
+    """The agency's default connection per channel. Choices: that agency's connections able to carry the
+    channel (the service checks again), or none: the platform's relay for email, no SMS."""
+
+    email_connection = SelectField(_l("Default email connection"))
+    sms_connection = SelectField(_l("Default SMS connection"))
+
+    def __init__(self, usable: dict, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        unset = {"email": _l("Platform relay"), "sms": _l("None: no SMS")}
+        for channel, connections in usable.items():
+            getattr(self, f"{channel}_connection").choices = [("", unset[channel])] + [
+                (str(c.id), f"{c.name} ({KIND_LABELS[c.kind]})") for c in connections
+            ]
+
+    def connection_ids(self) -> dict[str, int | None]:
+        return {
+            channel: int(value) if (value := getattr(self, f"{channel}_connection").data) else None
+            for channel in ("email", "sms")
+        }
 
 
 class PlatformUserForm(FlaskForm):

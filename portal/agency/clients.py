@@ -1,5 +1,5 @@
 """Client accounts: list with search and paging, create (optionally inviting the first administrator),
-detail with settings and users, suspend and reactivate."""
+detail with settings, delivery connections and users, suspend and reactivate."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from ..extensions import db
 from ..models.user import ROLE_CLIENT_ADMIN
 from ..services import DomainError, NotFound, accounts
 from ..services import clients as client_service
+from ..services import connection_bindings as bindings
 from ..services import users as user_service
+from ..services.connections import agency_label
 from . import bp, queries
-from .forms import CLIENT_ROLE_LABELS, ClientForm, InviteClientUserForm, NewClientForm
+from .forms import CLIENT_ROLE_LABELS, ClientConnectionsForm, ClientForm, InviteClientUserForm, NewClientForm
 
 
 def _actor():
@@ -42,6 +44,7 @@ def clients():
         page=page,
         search=search,
         counts=queries.user_counts([c.id for c in page.items]),
+        routes=bindings.client_routes(g.agency, page.items),
     )
 
 
@@ -93,9 +96,23 @@ def _create_with_admin(form: NewClientForm):
     return client
 
 
-def _render_detail(client, form=None, invite_form=None, status=200):
+def _connections_form(**kwargs) -> ClientConnectionsForm:
+    usable = {
+        channel: [(c, agency_label(c)) for c in bindings.usable_connections(g.agency.id, channel)]
+        for channel in bindings.CHANNELS
+    }
+    return ClientConnectionsForm(usable, bindings.agency_defaults(g.agency), prefix="delivery", **kwargs)
+
+
+def _render_detail(client, form=None, invite_form=None, connections_form=None, status=200):
     form = form or ClientForm(obj=client)
     invite_form = invite_form or InviteClientUserForm(prefix="invite")
+    connections_form = connections_form or _connections_form(
+        data={
+            "email_connection": str(client.email_connection_id or ""),
+            "sms_connection": str(client.sms_connection_id or ""),
+        },
+    )
     users = user_service.list_client_users(client)
     return (
         render_template(
@@ -103,6 +120,8 @@ def _render_detail(client, form=None, invite_form=None, status=200):
             client=client,
             form=form,
             invite_form=invite_form,
+            connections_form=connections_form,
+            routes=bindings.client_routes(g.agency, [client])[client.id],
             users=users,
             role_labels=CLIENT_ROLE_LABELS,
             user_status=user_status,
@@ -134,6 +153,31 @@ def client_detail(client_id: int):
             flash(_("Changes saved."), "success")
             return redirect(url_for("agency.client_detail", client_id=client.id))
     return _render_detail(client, form=form, status=400 if form.errors else 200)
+
+
+@bp.route("/clients/<int:client_id>/connections", methods=["POST"])
+def client_connections(client_id: int):
+    client = client_or_404(client_id)
+    form = _connections_form()
+    if form.validate_on_submit():
+        try:
+            changed = bindings.bind_client(
+                actor=_actor(), client=client, connection_ids=form.connection_ids()
+            )
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            db.session.rollback()
+            field = getattr(form, f"{getattr(exc, 'field', 'email')}_connection")
+            field.errors = [*field.errors, str(exc)]
+        else:
+            db.session.commit()
+            if changed:
+                flash(_("Delivery connections of %(name)s saved.", name=client.name), "success")
+            else:
+                flash(_("Nothing changed."), "info")
+            return redirect(url_for("agency.client_detail", client_id=client.id, _anchor="delivery"))
+    return _render_detail(client, connections_form=form, status=400)
 
 
 @bp.route("/clients/<int:client_id>/suspend", methods=["POST"])

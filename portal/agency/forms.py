@@ -138,6 +138,28 @@ class NewClientForm(ClientForm):
     admin_name = StringField(_l("First administrator's name"), validators=[Optional(), Length(max=120)])
 
 
+class ClientConnectionsForm(FlaskForm):
+    """Which connection a client sends through, per channel: one the platform lets the agency use, or the
+    agency's default. Options show the operator's labels only (`Route.label`), never a provider or kind."""
+
+    email_connection = SelectField(_l("Email"))
+    sms_connection = SelectField(_l("SMS"))
+
+    def __init__(self, usable: dict, defaults: dict, *args, **kwargs):
+        """`usable`: channel → (connection, label) pairs; `defaults`: channel → the agency's default Route."""
+        super().__init__(*args, **kwargs)
+        for channel, connections in usable.items():
+            getattr(self, f"{channel}_connection").choices = [
+                ("", _l("Agency default (%(name)s)", name=defaults[channel].label))
+            ] + [(str(c.id), label) for c, label in connections]
+
+    def connection_ids(self) -> dict[str, int | None]:
+        return {
+            channel: int(value) if (value := getattr(self, f"{channel}_connection").data) else None
+            for channel in ("email", "sms")
+        }
+
+
 class InviteClientUserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), EmailAddress(), Length(max=254)])
     name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])

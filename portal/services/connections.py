@@ -7,18 +7,23 @@ sealed with the app's Fernet keys into `secrets_encrypted` and never leave this 
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from flask_babel import ngettext
+from sqlalchemy import func, or_, select
 
 from ..crypto import decrypt_json, encrypt_json
 from ..extensions import db
 from ..hosts import BadHost, normalise_host
-from ..models import Agency, Client, Connection, User
+from ..models import Agency, Campaign, Client, Connection, User
+from ..models.campaign import CAMPAIGN_PAUSED, CAMPAIGN_SENDING
 from ..models.connection import KIND_MAILUP, KIND_SMS, KIND_SMTP, KINDS
-from . import DomainError, NotFound
+from . import DomainError, NotFound, i18n_safe
 from .audit import record
 
 TLS_MODES = ("none", "starttls", "ssl")
@@ -40,6 +45,9 @@ SECRET_KEYS = {
 # Connection events land in the agency's own activity log and CSV export: they must not name the provider
 # behind the white label (agencies never see "MailUp"), so the audit uses neutral labels.
 AUDIT_KIND = {KIND_SMTP: "smtp", KIND_MAILUP: "email-api", KIND_SMS: "sms"}
+# The same rule for names: agencies see `Connection.name`, so it may not name the provider (the pattern of
+# tests/test_white_label_crawl.py, which is the judge of the agency pages).
+PROVIDER_NAME = re.compile(r"mail\s*up", re.IGNORECASE)
 
 
 class FieldError(DomainError):
@@ -61,23 +69,42 @@ def get_connection(agency: Agency, connection_id: int) -> Connection:
 
 # Which kinds can carry each channel (MailUp sends both email and SMS; a relay only email).
 CHANNEL_KINDS = {"email": (KIND_SMTP, KIND_MAILUP), "sms": (KIND_SMS, KIND_MAILUP)}
+# Where each channel's choice is stored: on the client (its own binding) and on the agency (its default).
+BINDING_COLUMN = {"email": "email_connection_id", "sms": "sms_connection_id"}
+DEFAULT_COLUMN = {"email": "default_email_connection_id", "sms": "default_sms_connection_id"}
+# Campaigns that started on a connection and will go on through it (a paused one resumes on it).
+RUNNING_STATUSES = (CAMPAIGN_SENDING, CAMPAIGN_PAUSED)
+
+
+def effective_connection_id(client: Client, agency: Agency | None, channel: str) -> tuple[int | None, bool]:
+    """The precedence, written once: the client's own binding for the channel, else its agency's default
+    for it, else None (the platform's relay). Returns (connection id, inherited from the agency)."""
+    if channel not in CHANNEL_KINDS:
+        raise ValueError(f"unknown channel {channel!r}")
+    own = getattr(client, BINDING_COLUMN[channel])
+    if own is not None:
+        return own, False
+    return (getattr(agency, DEFAULT_COLUMN[channel]) if agency is not None else None), True
 
 
 def resolve_connection(client: Client, channel: str) -> Connection | None:
     """The connection a client sends through on one channel: its own binding, else its agency's default
     for that channel, else None (the platform's relay). The one place that decides it; sending asks here."""
-    connection_id = client.email_connection_id if channel == "email" else client.sms_connection_id
-    if connection_id is None:
-        agency = db.session.get(Agency, client.agency_id)
-        if agency is not None:
-            connection_id = (
-                agency.default_email_connection_id if channel == "email" else agency.default_sms_connection_id
-            )
+    agency = db.session.get(Agency, client.agency_id)
+    connection_id, _inherited = effective_connection_id(client, agency, channel)
     if connection_id is None:
         return None
     return db.session.scalar(
         select(Connection).where(Connection.id == connection_id, Connection.agency_id == client.agency_id)
     )
+
+
+def agency_label(connection: Connection) -> str:
+    """The name an agency sees: the operator's label, or a neutral one when the label names the provider
+    (a row older than the naming rule in `_check_name`, or written around it). Never the kind."""
+    if PROVIDER_NAME.search(connection.name or ""):
+        return i18n_safe._("Connection %(id)s", id=connection.id)
+    return connection.name
 
 
 def list_connections(agency: Agency) -> list[Connection]:
@@ -151,6 +178,11 @@ def _check_name(agency_id: int, name: str, exclude_id: int | None = None) -> str
     name = (name or "").strip()
     if not name:
         raise FieldError("name", _("Name: this field is required."))
+    if PROVIDER_NAME.search(name):
+        raise FieldError(
+            "name",
+            _("Name: the agency's staff see this name, so it must not mention MailUp (the white label)."),
+        )
     query = (
         select(func.count())
         .select_from(Connection)
@@ -208,31 +240,111 @@ def update_connection(
             "connection.updated",
             actor=actor,
             agency_id=connection.agency_id,
-            target=connection.name,
+            target=agency_label(connection),
             kind=AUDIT_KIND[connection.kind],
             settings=", ".join(changed) or "-",
             secrets=", ".join(changed_secrets) or "-",
         )
 
 
-def delete_connection(*, actor: User, connection: Connection) -> None:
-    in_use = db.session.scalar(
-        select(func.count())
-        .select_from(Client)
-        .where(Client.agency_id == connection.agency_id, Client.email_connection_id == connection.id)
+@dataclass
+class Usage:
+    """Who relies on one connection: the channels it is the agency's default for, the client accounts bound
+    to it (id, name, channel), and campaigns that started through it and have not finished."""
+
+    defaults: list[str] = field(default_factory=list)
+    clients: list[tuple[int, str, str]] = field(default_factory=list)
+    campaigns: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.defaults or self.clients or self.campaigns)
+
+    @property
+    def client_names(self) -> list[str]:
+        """One name per bound client account (a client bound on both channels counts once)."""
+        return list({client_id: name for client_id, name, _channel in self.clients}.values())
+
+
+def usage_by_connection(agency: Agency) -> dict[int, Usage]:
+    """Usage of every connection of the agency that is in use, in three queries (the back-office table and
+    the delete check read the same answer)."""
+    uses: dict[int, Usage] = defaultdict(Usage)
+    for channel, column in DEFAULT_COLUMN.items():
+        if getattr(agency, column) is not None:
+            uses[getattr(agency, column)].defaults.append(channel)
+    bound = db.session.execute(
+        select(Client.id, Client.name, Client.email_connection_id, Client.sms_connection_id)
+        .where(
+            Client.agency_id == agency.id,
+            or_(Client.email_connection_id.is_not(None), Client.sms_connection_id.is_not(None)),
+        )
+        .order_by(Client.name, Client.id)
     )
-    if in_use:
-        raise DomainError(
-            _(
-                "%(n)s client account(s) send through this connection. Move them to another one first.",
-                n=in_use,
+    for client_id, name, email_id, sms_id in bound:
+        for channel, connection_id in (("email", email_id), ("sms", sms_id)):
+            if connection_id is not None:
+                uses[connection_id].clients.append((client_id, name, channel))
+    running = db.session.execute(
+        select(Campaign.connection_id, func.count(Campaign.id))
+        .where(
+            Campaign.agency_id == agency.id,
+            Campaign.connection_id.is_not(None),
+            Campaign.status.in_(RUNNING_STATUSES),
+        )
+        .group_by(Campaign.connection_id)
+    )
+    for connection_id, n in running:
+        uses[connection_id].campaigns = n
+    return dict(uses)
+
+
+def channel_label(channel: str) -> str:
+    return {"email": i18n_safe._("email"), "sms": i18n_safe._("SMS")}[channel]
+
+
+def _in_use_message(connection: Connection, use: Usage) -> str:
+    parts = [
+        _("it is the agency's default %(channel)s connection", channel=channel_label(channel))
+        for channel in use.defaults
+    ]
+    names = use.client_names
+    if names:
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        parts.append(
+            ngettext(
+                "%(num)s client account sends through it (%(names)s)",
+                "%(num)s client accounts send through it (%(names)s)",
+                len(names),
+                names=shown,
             )
         )
+    if use.campaigns:
+        parts.append(
+            ngettext(
+                "%(num)s campaign started through it has not finished",
+                "%(num)s campaigns started through it have not finished",
+                use.campaigns,
+            )
+        )
+    return _(
+        "%(name)s cannot be deleted while it is in use: %(uses)s.",
+        name=connection.name,
+        uses="; ".join(parts),
+    )
+
+
+def delete_connection(*, actor: User, connection: Connection) -> None:
+    """Refused while anything would silently fall back to another backend: an agency default pointing
+    nowhere, a client bound to it (the binding would be cleared), a send that started through it."""
+    agency = db.session.get(Agency, connection.agency_id)
+    use = usage_by_connection(agency).get(connection.id) if agency is not None else None
+    if use:
+        raise DomainError(_in_use_message(connection, use))
     record(
         "connection.deleted",
         actor=actor,
         agency_id=connection.agency_id,
-        target=connection.name,
+        target=agency_label(connection),
         kind=AUDIT_KIND[connection.kind],
     )
     db.session.delete(connection)
@@ -277,7 +389,7 @@ def run_connection_test(*, actor: User, connection: Connection) -> tuple[bool, s
         "connection.tested",
         actor=actor,
         agency_id=connection.agency_id,
-        target=connection.name,
+        target=agency_label(connection),
         kind=AUDIT_KIND[connection.kind],
         ok="yes" if ok else "no",
     )
