@@ -24,8 +24,9 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..mail import tokens
-from ..models import Delivery
+from ..models import Client, Delivery
 from ..services import events
+from ..services.reputation import check_client
 from ..tenancy import all_tenants, bind_tenant
 from .classify import classify_status
 from .parse import RecipientStatus, Report, original_tokens, parse
@@ -169,6 +170,8 @@ def _feedback(delivery: Delivery, report: Report) -> Outcome:
         event = events.apply_complaint(
             delivery, feedback_type=kind, provider_event_id=f"arf:{delivery.id}:{key}"
         )
+        if event is not None:  # above the complaint-rate limit the client's sends pause
+            check_client(db.session.scalar(select(Client).where(Client.id == delivery.client_id)))
         result = "recorded" if event is not None else "duplicate"
         return Outcome(result, kind="complaint", delivery_id=delivery.id, detail=kind)
     if kind == "auth-failure":

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..list_counts import adjust as adjust_counts
 from ..models import AuditEvent, Campaign, Client, Delivery, Event, Subscription, Suppression
 from ..models.audience import CHANNEL_EMAIL, SUB_SUBSCRIBED, SUB_UNSUBSCRIBED
 from . import DomainError
@@ -120,7 +121,7 @@ def apply_unsubscribe(delivery: Delivery, *, source: str = "one-click") -> bool:
             reason="list_unsubscribe",
             source=source,
         )
-    lists = _campaign_lists(delivery)
+    lists, left = _campaign_lists(delivery), []
     if lists:
         subs = db.session.scalars(
             select(Subscription).where(
@@ -132,10 +133,10 @@ def apply_unsubscribe(delivery: Delivery, *, source: str = "one-click") -> bool:
         )
         for sub in subs:
             sub.status = SUB_UNSUBSCRIBED
+            left.append((sub.list_id, sub.channel, -1))
     event = record_event(delivery, "unsubscribe", f"unsubscribe:{delivery.id}", detail=source)
     db.session.flush()
-    if lists:
-        suppression_svc.refresh_list_counts(client)
+    adjust_counts(client.id, left)
     return event is not None or not already
 
 
@@ -147,7 +148,7 @@ def unsubscribe_list(delivery: Delivery, list_id: int) -> bool:
     sub.status = SUB_UNSUBSCRIBED
     record_event(delivery, "unsubscribe", unique_id("preferences", delivery), detail=f"list:{list_id}")
     db.session.flush()
-    suppression_svc.refresh_list_counts(_client(delivery))
+    adjust_counts(delivery.client_id, [(sub.list_id, sub.channel, -1)])
     return True
 
 
@@ -189,7 +190,7 @@ def resubscribe_list(delivery: Delivery, list_id: int, *, ip: str = "") -> bool:
     sub.consent_ip = ip[:64]
     sub.consent_source = "preferences"
     db.session.flush()
-    suppression_svc.refresh_list_counts(client)
+    adjust_counts(client.id, [(sub.list_id, sub.channel, 1)])
     return True
 
 
@@ -282,15 +283,14 @@ def _soft_bounces(delivery: Delivery) -> int:
 def apply_complaint(
     delivery: Delivery, *, feedback_type: str, provider_event_id: str, source: str = "inbound"
 ) -> Event | None:
-    """ARF abuse/fraud/virus/other: complaint event and suppression for this delivery's client only."""
+    """ARF abuse/fraud/virus/other: complaint event and suppression for this delivery's client only. The
+    caller (a feature: inbound mail, a provider pull) then checks the client's complaint rate
+    (services.reputation.check_client), which may pause its sends."""
     event = record_event(delivery, "complaint", provider_event_id, detail=feedback_type, source=source)
     if event is None:
         return None
     db.session.flush()
     _suppress(delivery, "complaint", "complaint")
-    from .reputation import check_client  # pauses the client's sends above the complaint-rate limit
-
-    check_client(_client(delivery))
     return event
 
 
