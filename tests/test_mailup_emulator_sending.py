@@ -245,6 +245,11 @@ def test_hard_bounce_unsubscribes_the_address_from_every_list_of_the_account(api
     ]
     m2 = _message(api, second)
     assert api.ok("POST", f"/List/{second}/Email/{m2}/Send")["Sent"] == 1
+    # The block is account-wide: a list the address never joined does not take it either.
+    third = api.ok("POST", "/List", {**NEW_LIST, "Name": "Third"})["IdList"]
+    assert api.subscribe("gone@example.com", list_id=third) == rid
+    assert api.ok("GET", f"/List/{third}/Recipients/Subscribed")["Items"] == []
+    assert [i["idRecipient"] for i in api.ok("GET", f"/List/{third}/Recipients/Unsubscribed")["Items"]] == [rid]
 
 
 def test_complaints_and_the_soft_bounce_limit(api, emulator):

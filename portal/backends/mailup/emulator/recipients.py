@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .model import (
     EMAIL,
     OPTOUT_ADMIN,
+    OPTOUT_BOUNCE,
     PENDING,
     SMS,
     SUBSCRIBED,
@@ -130,6 +131,10 @@ def subscribe(
     subs = r.subs(channel)
     sub = subs.get(list_id)
     now = state.now()
+    if sub is None and channel == EMAIL and r.blocked == "hard_bounce":
+        # The hard bounce holds for the whole account: a list joined later records the opt-out at once.
+        subs[list_id] = Subscription(UNSUBSCRIBED, optout_date=now, optout_type=OPTOUT_BOUNCE)
+        return False
     if sub is not None and sub.status == UNSUBSCRIBED:
         if not force or (channel == EMAIL and r.blocked):
             return False
@@ -167,8 +172,8 @@ def unsubscribe(
 def unsubscribe_everywhere(
     state: EmulatorState, account: Account, r: Recipient, optout_type: int, msgid=None
 ):
-    """The account-wide email unsubscribe of a hard bounce (§19): every list, even never-joined ones stay
-    unjoined, and the address is blocked against forced re-subscription."""
+    """The account-wide email unsubscribe of a hard bounce (§19): every list the address is on; a list it
+    joins later records the opt-out at once (see subscribe())."""
     for list_id in list(r.email_subs):
         unsubscribe(state, r, list_id, EMAIL, optout_type, msgid)
 
