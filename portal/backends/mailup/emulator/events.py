@@ -35,6 +35,7 @@ from .model import (
     Account,
     Event,
 )
+from .util import get_ci
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -77,6 +78,8 @@ def simulate(
     )
     if delivery is None:
         raise EventError(f"message {message_id} was not delivered to recipient {r.id}")
+    if delivery.channel != EMAIL:
+        raise EventError("recipient events and statistics exist for email messages only")
     message = account.messages.get(message_id)
     list_id = message.list_id if message else None
     when = state.now() if at is None else float(at)
@@ -102,7 +105,7 @@ def simulate(
         elif list_id is not None:
             rec.unsubscribe(state, r, list_id, EMAIL, OPTOUT_COMPLAINT, message_id)
     elif kind == "unsubscribe" and list_id is not None:
-        rec.unsubscribe(state, r, list_id, delivery.channel, OPTOUT_LINK, message_id)
+        rec.unsubscribe(state, r, list_id, EMAIL, OPTOUT_LINK, message_id)
     return {
         "id": event.id,
         "kind": kind,
@@ -222,7 +225,11 @@ def recipient_items(
 
     def about(mid):
         m = account.messages.get(mid)
-        return (m.list_id if m else None), (m.subject if m else None), (m.body.get("Notes", "") if m else "")
+        return (
+            (m.list_id if m else None),
+            (m.subject if m else None),
+            ((get_ci(m.body, "Notes") or "") if m else ""),
+        )
 
     if kind == "deliveries":
         out = []

@@ -213,7 +213,6 @@ def upsert(
     *,
     clear_empty: bool = False,
     ignore_mobile: bool = False,
-    replace: bool = False,
 ) -> tuple[Recipient, bool]:
     """Find the recipient by email or mobile, create it if new, apply the body: (recipient, created)."""
     if not isinstance(body, dict):
@@ -255,20 +254,13 @@ def upsert(
         r.mobile_prefix, r.mobile_number = prefix, number
         account.by_mobile[mobile] = r.id
     name = get_ci(body, "Name")
-    if name is not None and (str(name) or clear_empty or replace):
+    if name is not None and (str(name) or clear_empty):
         r.name = str(name)[:FIELD_MAX]
     values = _field_values(account, body)
-    if replace or clear_empty:
-        if clear_empty and not replace:
-            r.fields = {}
-        for fid, value in values.items():
-            r.fields[fid] = value
-        if replace:
-            r.fields = {fid: v for fid, v in r.fields.items() if fid in values or not values}
+    if clear_empty:  # missing fields are blanked and empty values overwrite
+        r.fields = values
     else:
-        for fid, value in values.items():
-            if value != "":
-                r.fields[fid] = value
+        r.fields.update({fid: value for fid, value in values.items() if value != ""})
     return r, created
 
 
@@ -414,13 +406,10 @@ def finish_import(state: EmulatorState, account: Account, imp: Import) -> None:
                 state, r, imp.list_id, imp.channel, confirm=confirm, force=import_type == "asoptin"
             ):
                 pending_ids.append(r.id)
-        if imp.group_id is not None:
+        if imp.group_id in account.groups:  # (a group deleted while its import waited takes nobody)
             if remove_prev:
-                group_list = account.groups[imp.group_id].list_id
                 r.groups = {
-                    g
-                    for g in r.groups
-                    if account.groups.get(g, None) is None or account.groups[g].list_id != group_list
+                    g for g in r.groups if g in account.groups and account.groups[g].list_id != imp.list_id
                 }
             r.groups.add(imp.group_id)
         counts["Imported"] += 1

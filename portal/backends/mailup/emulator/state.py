@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import events, model, recipients, sendings
@@ -348,7 +348,6 @@ class AccountSpec:
     password: str
     client_id: str
     client_secret: str
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str) -> AccountSpec:

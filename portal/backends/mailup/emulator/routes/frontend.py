@@ -138,11 +138,11 @@ def xml_subscribe():
         return _code(GENERIC)
     confirm = flag(_p("Confirm", "1"))
     ip = _p("ipAddress") or request.remote_addr
-    pending_lists = (
-        [lid for lid in lists if rec.subscribe(state(), r, lid, EMAIL, confirm=confirm, ip=ip) and email]
-        if email
-        else []
-    )
+    pending_lists = []
+    if email:
+        pending_lists = [
+            lid for lid in lists if rec.subscribe(state(), r, lid, EMAIL, confirm=confirm, ip=ip)
+        ]
     if sms:
         for lid in lists:
             rec.subscribe(state(), r, lid, SMS, confirm=False, ip=ip)
