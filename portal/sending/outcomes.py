@@ -136,6 +136,13 @@ def release(token: str, lease: Lease, *, cancelled: bool = False) -> None:
             )
             .execution_options(synchronize_session=False)
         )
+        if cancelled:  # rows this worker deferred after the cancel went back to pending: they end too
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.campaign_id == lease.campaign_id, Delivery.status == "pending")
+                .values(status="skipped", error="campaign cancelled")
+                .execution_options(synchronize_session=False)
+            )
         db.session.commit()
 
 
