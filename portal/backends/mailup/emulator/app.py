@@ -7,12 +7,12 @@ from werkzeug.exceptions import HTTPException
 
 from . import auth
 from .events import EventError
-from .http import ApiError, error_response
 from .query import QueryError
 from .recipients import RecipientError
 from .routes import admin, console_account, console_emails, console_recipients, console_sms, frontend, stats
 from .sendings import SendError
 from .state import EmulatorState
+from .web import ApiError, error_response
 
 CONSOLE = "/api/v1.1/rest/consoleservice.svc/console"
 STATISTICS = "/api/v1.1/rest/mailstatisticsservice.svc"

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, g, redirect, request
 
-from .http import ApiError, json_response, state
+from .web import ApiError, json_response, state
 
 bp = Blueprint("mailup_auth", __name__, url_prefix="/authorization/oauth")
 

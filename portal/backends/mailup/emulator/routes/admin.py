@@ -9,9 +9,9 @@ from flask import Blueprint, request
 
 from .. import sendings
 from ..events import EventError
-from ..http import ApiError, body_object, json_response, state
 from ..recipients import confirm, lookup
 from ..util import get_ci
+from ..web import ApiError, body_object, json_response, state
 
 bp = Blueprint("mailup_emulator_admin", __name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..http import ApiError
 from ..model import Account, Group, MailList, Message, Recipient
+from ..web import ApiError
 
 
 def get_list(account: Account, list_id: int) -> MailList:

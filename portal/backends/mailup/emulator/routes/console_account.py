@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint
 
 from ..auth import require_token
-from ..http import ApiError, account, body_object, empty, json_response, paged, state
 from ..model import Account, Group, MailList
 from ..timefmt import fmt
 from ..util import get_ci
+from ..web import ApiError, account, body_object, empty, json_response, paged, state
 from .common import get_group, get_list
 
 bp = Blueprint("mailup_console_account", __name__)

@@ -6,10 +6,10 @@ from flask import Blueprint
 
 from .. import sendings, timefmt
 from ..auth import require_token
-from ..http import ApiError, account, arg, body, body_object, empty, json_response, paged, state
 from ..model import EMAIL, Message
 from ..sendings import SendError
 from ..util import get_ci
+from ..web import ApiError, account, arg, body, body_object, empty, json_response, paged, state
 from .common import get_group, get_list, get_message
 
 bp = Blueprint("mailup_console_emails", __name__)

@@ -7,10 +7,10 @@ from flask import Blueprint, request
 
 from .. import recipients as rec
 from ..auth import require_token
-from ..http import ApiError, account, arg, bare, body, body_object, empty, json_response, paged, state
 from ..model import EMAIL, OPTOUT_ADMIN, PENDING, SMS, SUBSCRIBED, UNSUBSCRIBED
 from ..timefmt import fmt
 from ..util import flag
+from ..web import ApiError, account, arg, bare, body, body_object, empty, json_response, paged, state
 from .common import get_group, get_list, get_recipient
 from .console_account import group_item
 

@@ -6,10 +6,10 @@ from flask import Blueprint
 
 from .. import sendings
 from ..auth import require_token
-from ..http import ApiError, account, body_object, empty, json_response, paged, state
 from ..model import SMS, Message
 from ..timefmt import fmt
 from ..util import get_ci
+from ..web import ApiError, account, body_object, empty, json_response, paged, state
 from .common import get_group, get_message
 from .console_emails import create_message, defer, queue_listing, sending_of, update_message, when_arg
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from .. import recipients as rec
-from ..http import arg, state
 from ..model import EMAIL, OPTOUT_LINK, PENDING, SMS, SUBSCRIBED, UNSUBSCRIBED, Account, Recipient, mobile_key
 from ..util import flag
+from ..web import arg, state
 
 bp = Blueprint("mailup_frontend", __name__)
 

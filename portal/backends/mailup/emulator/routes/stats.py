@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from .. import events
 from ..auth import require_token
-from ..http import ApiError, account, bare, paged, state
+from ..web import ApiError, account, bare, paged, state
 
 bp = Blueprint("mailup_statistics", __name__)
 bp.before_request(require_token)  # bearer token, rate limit, injected faults
