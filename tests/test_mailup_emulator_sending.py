@@ -249,7 +249,8 @@ def test_hard_bounce_unsubscribes_the_address_from_every_list_of_the_account(api
     third = api.ok("POST", "/List", {**NEW_LIST, "Name": "Third"})["IdList"]
     assert api.subscribe("gone@example.com", list_id=third) == rid
     assert api.ok("GET", f"/List/{third}/Recipients/Subscribed")["Items"] == []
-    assert [i["idRecipient"] for i in api.ok("GET", f"/List/{third}/Recipients/Unsubscribed")["Items"]] == [rid]
+    unsubscribed = api.ok("GET", f"/List/{third}/Recipients/Unsubscribed")["Items"]
+    assert [i["idRecipient"] for i in unsubscribed] == [rid]
 
 
 def test_complaints_and_the_soft_bounce_limit(api, emulator):
