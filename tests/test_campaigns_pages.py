@@ -292,7 +292,7 @@ def test_review_send_now_and_recipients_receive(app, world, outbox):
     s = make_campaign(app, world, contacts=PEOPLE)
     c = client_for(app, world, "A1.admin")
     review = c.get(f"/app/campaigns/{s.campaign_id}/review").get_data(as_text=True)
-    assert "3 contacts after removing" in review
+    assert "3 contacts with a confirmed subscription" in review
     assert "0 of 1,000 emails used" in review
     assert "hello@news-a1.example.com" in review and "Hi {{ first_name" in review
     resp = c.post(f"/app/campaigns/{s.campaign_id}/send", csrf_path=f"/app/campaigns/{s.campaign_id}/review")

@@ -37,7 +37,7 @@ class Agency(db.Model):
     favicon_mime: Mapped[str | None] = mapped_column(String(32), nullable=True)
     branding_version: Mapped[int] = mapped_column(Integer, default=1)  # cache-busts logo URLs
     # The connection a client of this agency uses per channel unless bound to another one. No foreign
-    # key: connection rows reference the agency already (a cycle); deleting a connection clears these.
+    # key: connection rows reference the agency already (a cycle); a default connection cannot be deleted.
     default_email_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     default_sms_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
