@@ -84,10 +84,10 @@ def seed_demo_campaigns(agency: Agency, client: Client) -> list[str]:
     """A verified sender, a Newsletter list with a few contacts and a draft campaign for the demo client."""
     from datetime import UTC, datetime
 
+    from .list_counts import recount
     from .models import Campaign, Contact, Field, MailingList, SenderDomain, SenderIdentity, Subscription
     from .services import campaigns, senders
     from .services import fields as field_svc
-    from .services import lists as list_svc
 
     done: list[str] = []
     with bind_tenant(agency.id, client.id):
@@ -138,7 +138,7 @@ def seed_demo_campaigns(agency: Agency, client: Client) -> list[str]:
                     )
                 )
         db.session.flush()
-        list_svc.refresh_counts(client, [newsletter.id])
+        recount(client.id, [newsletter.id])
         if db.session.scalar(select(Campaign).where(Campaign.name == "Welcome newsletter")) is None:
             campaign = campaigns.create_campaign(
                 actor=None, client=client, name="Welcome newsletter", starter="newsletter"

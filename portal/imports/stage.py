@@ -282,10 +282,21 @@ class Stage:
             }
             for list_id in set(self.target_lists) - alive:
                 self.q("DELETE FROM subscription WHERE client_id = :cid AND list_id = :lid", lid=list_id)
-        for list_id, _, _ in self.lists:
+        # The target lists only, each channel counted on its own (the (list_id, channel, status) index
+        # answers each). Elsewhere counts move by deltas (list_counts.py): on PostgreSQL the row is locked
+        # before it is counted, so the count's snapshot holds every delta committed until then.
+        for list_id in sorted({list_id for list_id, _, _ in self.lists}):
+            if self.pg:
+                self.q(
+                    "SELECT id FROM mailing_list WHERE id = :lid AND client_id = :cid FOR NO KEY UPDATE",
+                    lid=list_id,
+                )
             self.q(
-                "UPDATE mailing_list SET email_subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = "
-                "mailing_list.id AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
+                "UPDATE mailing_list SET "
+                "email_subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = mailing_list.id "
+                "AND s.channel = 'email' AND s.status = 'subscribed'), "
+                "sms_subscribed_count = (SELECT count(*) FROM subscription s WHERE s.list_id = mailing_list.id "
+                "AND s.channel = 'sms' AND s.status = 'subscribed') WHERE id = :lid AND client_id = :cid",
                 lid=list_id,
             )
         if self.pg and self.tally.created + self.tally.updated >= ANALYZE_AFTER_ROWS:

@@ -20,13 +20,13 @@ from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select, te
 from ..extensions import db
 from ..imports.addresses import InvalidAddress, normalise_email, normalise_phone
 from ..imports.values import FieldSpec, FieldValueError, convert
+from ..list_counts import adjust as adjust_counts
 from ..models import Client, Contact, Field, MailingList, Segment, Subscription, Suppression, User
 from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_STATUSES, SUB_SUBSCRIBED, SUB_UNSUBSCRIBED
 from . import DomainError, NotFound
 from . import fields as field_service
 from .audit import record
 from .i18n_safe import _
-from .lists import refresh_counts
 from .suppression import suppression_reason
 
 PAGE_SIZE = 50
@@ -341,6 +341,7 @@ def subscribe(*, actor: User | None, client: Client, contact: Contact, list_ids,
     """Subscribe on every channel the list has and the contact can receive; suppressed addresses are
     refused with the reason."""
     now = datetime.now(UTC)
+    joined = []  # (list id, channel, +1) for each subscription this call turns on
     for list_id in sorted(set(list_ids)):
         lst = db.session.scalar(select(MailingList).where(MailingList.id == list_id))
         if lst is None:
@@ -389,8 +390,9 @@ def subscribe(*, actor: User | None, client: Client, contact: Contact, list_ids,
                 ip[:64],
                 "manual",
             )
+            joined.append((lst.id, channel, 1))
     db.session.flush()
-    refresh_counts(client, list_ids)
+    adjust_counts(client.id, joined)
 
 
 def unsubscribe(
@@ -401,9 +403,11 @@ def unsubscribe(
     )
     if sub is None:
         raise NotFound("subscription")
+    was_subscribed = sub.status == SUB_SUBSCRIBED
     sub.status = SUB_UNSUBSCRIBED
     db.session.flush()
-    refresh_counts(client, [sub.list_id])
+    if was_subscribed:
+        adjust_counts(client.id, [(sub.list_id, sub.channel, -1)])
     record(
         "contact.unsubscribed",
         actor=actor,
@@ -417,13 +421,11 @@ def unsubscribe(
 
 
 def delete_contact(*, actor: User | None, client: Client, contact: Contact) -> None:
-    list_ids = list(
-        db.session.scalars(
-            select(Subscription.list_id).where(
-                Subscription.contact_id == contact.id, Subscription.status == SUB_SUBSCRIBED
-            )
+    left = db.session.execute(
+        select(Subscription.list_id, Subscription.channel).where(
+            Subscription.contact_id == contact.id, Subscription.status == SUB_SUBSCRIBED
         )
-    )
+    ).all()
     db.session.execute(
         delete(Subscription).where(Subscription.client_id == client.id, Subscription.contact_id == contact.id)
     )
@@ -436,7 +438,7 @@ def delete_contact(*, actor: User | None, client: Client, contact: Contact) -> N
     )
     db.session.delete(contact)
     db.session.flush()
-    refresh_counts(client, list_ids)
+    adjust_counts(client.id, [(list_id, channel, -1) for list_id, channel in left])
 
 
 def delete_field(*, actor: User | None, client: Client, f: Field) -> None:

@@ -1,14 +1,15 @@
-"""Mailing lists of a client: create, change, delete, and the per-status counts of the list page."""
+"""Mailing lists of a client: create, change, delete, and the per-status counts of the list page. The
+subscribed counts per channel on each list are kept by portal/list_counts.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from ..extensions import db
 from ..models import Client, MailingList, Subscription, User
-from ..models.audience import SUB_STATUSES, SUB_SUBSCRIBED
+from ..models.audience import SUB_STATUSES
 from . import DomainError, NotFound
 from .audit import record
 from .i18n_safe import _
@@ -65,7 +66,9 @@ def _apply(lst: MailingList, values: ListValues) -> None:
 
 def create_list(*, actor: User | None, client: Client, values: ListValues) -> MailingList:
     _check(client, values)
-    lst = MailingList(agency_id=client.agency_id, client_id=client.id, email_subscribed_count=0)
+    lst = MailingList(
+        agency_id=client.agency_id, client_id=client.id, email_subscribed_count=0, sms_subscribed_count=0
+    )
     _apply(lst, values)
     db.session.add(lst)
     db.session.flush()
@@ -100,28 +103,6 @@ def delete_list(*, actor: User | None, client: Client, lst: MailingList) -> None
         target=name,
         subscriptions=removed,
     )
-
-
-def refresh_counts(client: Client, list_ids) -> None:
-    """Recount `email_subscribed_count` of some lists (the (list_id, channel, status) index answers each)."""
-    ids = sorted(set(list_ids))
-    if not ids:
-        return
-    counted = (
-        select(func.count())
-        .select_from(Subscription)
-        .where(Subscription.list_id == MailingList.id, Subscription.status == SUB_SUBSCRIBED)
-        .scalar_subquery()
-    )
-    db.session.execute(
-        update(MailingList)
-        .where(MailingList.client_id == client.id, MailingList.id.in_(ids))
-        .values(email_subscribed_count=counted)
-        .execution_options(synchronize_session=False)
-    )
-    for lst in db.session.identity_map.values():
-        if isinstance(lst, MailingList) and lst.id in ids:
-            db.session.expire(lst, ["email_subscribed_count"])
 
 
 def status_counts(client: Client, lst: MailingList) -> dict[str, dict[str, int]]:

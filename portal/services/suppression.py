@@ -17,6 +17,7 @@ from sqlalchemy import Date, cast, func, select, text
 
 from ..extensions import db
 from ..imports.addresses import InvalidAddress, normalise_email, normalise_phone
+from ..list_counts import adjust as adjust_counts
 from ..models import BlockedAddress, Client, Suppression, User
 from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_SUBSCRIBED
 from ..models.suppression import PROTECTED_REASONS, REASONS
@@ -93,7 +94,6 @@ def add(
     reason: str,
     source: str,
     note: str = "",
-    refresh_counts: bool = True,
 ) -> Suppression:
     if reason not in REASONS:
         raise DomainError(f"unknown reason {reason!r}")
@@ -113,7 +113,7 @@ def add(
         created_at=datetime.now(UTC),
     )
     db.session.add(entry)
-    _mark_subscriptions(client, channel, address, reason, refresh_counts=refresh_counts)
+    _mark_subscriptions(client, channel, address, reason)
     record(
         "suppression.added",
         actor=actor,
@@ -134,34 +134,22 @@ def _existing(client: Client, channel: str, address: str) -> Suppression | None:
     )
 
 
-def _mark_subscriptions(
-    client: Client, channel: str, address: str, reason: str, *, refresh_counts: bool = True
-) -> None:
-    """Subscriptions of a suppressed contact stop counting as subscribed."""
+def _mark_subscriptions(client: Client, channel: str, address: str, reason: str) -> None:
+    """Subscriptions of a suppressed contact stop counting as subscribed: on this channel, only the lists
+    the address was subscribed to lose one each (the statement returns them); no other list is touched."""
     status = {"hard_bounce": "bounced", "soft_bounce_limit": "bounced", "complaint": "complained"}.get(
         reason, "unsubscribed"
     )
     column = "email" if channel == CHANNEL_EMAIL else "phone"
     db.session.flush()
-    db.session.execute(
+    left = db.session.execute(
         text(
             f"UPDATE subscription SET status = :st WHERE client_id = :cid AND channel = :ch AND status = 'subscribed' "
-            f"AND contact_id IN (SELECT id FROM contact WHERE client_id = :cid AND {column} = :a)"
+            f"AND contact_id IN (SELECT id FROM contact WHERE client_id = :cid AND {column} = :a) RETURNING list_id"
         ),
         {"st": status, "cid": client.id, "ch": channel, "a": address},
-    )
-    if refresh_counts:
-        refresh_list_counts(client)
-
-
-def refresh_list_counts(client: Client) -> None:
-    db.session.execute(
-        text(
-            "UPDATE mailing_list SET email_subscribed_count = (SELECT count(*) FROM subscription s WHERE "
-            "s.list_id = mailing_list.id AND s.status = 'subscribed') WHERE client_id = :cid"
-        ),
-        {"cid": client.id},
-    )
+    ).all()
+    adjust_counts(client.id, [(list_id, channel, -1) for (list_id,) in left])
 
 
 def get_entry(entry_id: int, client: Client | None = None) -> Suppression:
@@ -184,7 +172,8 @@ def can_remove(actor: User, entry: Suppression) -> bool:
 def remove(*, actor: User, entry: Suppression, reason_text: str = "") -> None:
     """Hard bounces and complaints protect sender reputation: only agency staff may lift them, with a reason.
 
-    Removing an entry never resubscribes anyone: subscriptions keep the status the entry gave them."""
+    Removing an entry never resubscribes anyone: subscriptions keep the status the entry gave them, and so
+    every list keeps its counts."""
     if entry.reason in PROTECTED_REASONS:
         if not actor.is_agency_staff:
             raise DomainError(_("Only your agency can remove a hard bounce or a complaint."))
@@ -312,11 +301,8 @@ def add_many(
             reason=reason,
             source="manual",
             note=note.strip(),
-            refresh_counts=False,
         )
         result.added += 1
-    if result.added:
-        refresh_list_counts(client)
     return result
 
 
