@@ -32,9 +32,9 @@ translations: $(STAMP) ## Compile portal/translations/*.po into .mo (when catalo
 		$(BIN)/pybabel -q compile -d portal/translations; \
 	fi
 
-# Browser tests use $$PORTAL_CHROMIUM, else /usr/bin/chromium, else Playwright's own Chromium.
-# Download Playwright's Chromium only when none is present; a failed download is not fatal here:
-# the browser tests decide what a missing browser means.
+# Browser tests use $$PORTAL_CHROMIUM, else /usr/bin/chromium, else Playwright's own Chromium. When none is
+# present: Debian's `chromium` package where apt-get is available and we run as root (Playwright's download
+# is unreachable on closed networks), else Playwright's download, else stop saying what to install.
 chromium: $(STAMP) ## Make sure a Chromium is available for the Playwright tests
 	@if [ -n "$$PORTAL_CHROMIUM" ] && [ -x "$$PORTAL_CHROMIUM" ]; then \
 		echo "chromium: using PORTAL_CHROMIUM=$$PORTAL_CHROMIUM"; \
@@ -42,9 +42,16 @@ chromium: $(STAMP) ## Make sure a Chromium is available for the Playwright tests
 		echo "chromium: using /usr/bin/chromium"; \
 	elif $(BIN)/python -c 'import os, sys; from playwright.sync_api import sync_playwright; p = sync_playwright().start(); path = p.chromium.executable_path; p.stop(); sys.exit(0 if os.path.exists(path) else 1)' 2>/dev/null; then \
 		echo "chromium: using Playwright's bundled Chromium"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+		echo "chromium: none found, installing Debian's chromium package" && \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && [ -x /usr/bin/chromium ]; then \
+		echo "chromium: using /usr/bin/chromium"; \
+	elif echo "chromium: trying: playwright install chromium" && $(BIN)/python -m playwright install chromium; then \
+		echo "chromium: using Playwright's bundled Chromium"; \
 	else \
-		echo "chromium: none found, trying: playwright install chromium"; \
-		$(BIN)/python -m playwright install chromium || echo "chromium: download failed; browser tests will report it"; \
+		echo "chromium: no Chromium for the browser tests. Install Debian's 'chromium' package (apt-get install chromium, as root), or run '$(BIN)/python -m playwright install chromium', or set PORTAL_CHROMIUM to a Chromium binary." >&2; \
+		exit 1; \
 	fi
 
 dev: install ## Run the whole product locally (embedded Redis + SMTP capture) on http://*.localhost:5000
