@@ -6,9 +6,10 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from .backends.mailup.emulator.cli import mailup_emulator_command
+from .devserver import DEV_ENV_NAME, instance_dir, load_env_file
 
 
 def register(app: Flask) -> None:
@@ -124,12 +125,43 @@ def dev_command() -> None:
 
 
 def _create_app():
+    """A missing or bad setting is one line naming the variable to set, never a traceback."""
     from . import create_app
+    from .settings import SettingsError
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise NoAppException(_settings_hint(exc)) from None
+
+
+def _settings_hint(exc: Exception) -> str:
+    return f"{exc} (set it in the environment, or run `make dev` once to create instance/{DEV_ENV_NAME})"
+
+
+# Commands that need no portal app (and so no settings), and the help options.
+APPLESS = ("dev", "mailup-emulator", "--help", "-h", "--version")
+
+
+def _load_dev_env() -> None:
+    """In a checkout where `make dev` has run, the portal command uses its development settings (variables
+    already set in the environment win)."""
+    dev_env = instance_dir() / DEV_ENV_NAME
+    if dev_env.is_file():
+        load_env_file(dev_env)
 
 
 def main() -> None:
+    _load_dev_env()
+    args = sys.argv[1:]
+    if args and args[0] not in APPLESS:
+        from .settings import Settings, SettingsError
+
+        try:
+            Settings.from_env()
+        except SettingsError as exc:
+            click.echo(f"portal: {_settings_hint(exc)}", err=True)
+            sys.exit(2)
     cli = FlaskGroup(
         create_app=_create_app,
         add_default_commands=True,

@@ -19,7 +19,7 @@ from pathlib import Path
 DEV_ENV_NAME = "dev.env"
 
 
-def _instance_dir() -> Path:
+def instance_dir() -> Path:
     from portal.settings import ROOT
 
     return Path(os.environ.get("PORTAL_INSTANCE_DIR", ROOT / "instance")).resolve()
@@ -117,10 +117,10 @@ def _start_bounces(app, settings):
 
 def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     """Run the full local stack in the foreground until Ctrl-C."""
-    instance_dir = _instance_dir()
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PORTAL_INSTANCE_DIR", str(instance_dir))
-    dev_env = instance_dir / DEV_ENV_NAME
+    instance = instance_dir()
+    instance.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PORTAL_INSTANCE_DIR", str(instance))
+    dev_env = instance / DEV_ENV_NAME
     if not dev_env.exists():
         _create_dev_env(dev_env)
         print(f"==> created {dev_env} with random development secrets", flush=True)
