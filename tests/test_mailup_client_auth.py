@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
 
@@ -221,3 +222,32 @@ def test_an_unreadable_cache_entry_is_replaced(emulator, redis, key):
     )
     owner = f"{config.token_url}|{config.username.lower()}|{config.client_id}"
     assert TokenCache(redis, key, owner).load() is not None
+
+
+def test_concurrent_clients_renew_once(emulator, redis, key):
+    url, handle = emulator
+    clients = [make_client(url, redis, key=key) for _ in range(4)]
+    barrier = threading.Barrier(len(clients))
+    failures = []
+
+    def work(client):
+        try:
+            barrier.wait(10)
+            client.account_info()
+            barrier.wait(10)
+            if client is clients[0][0]:
+                handle.state.expire_tokens()  # every client now holds a dead token
+            barrier.wait(10)
+            client.account_info()
+        except Exception as exc:  # reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c, _ in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert failures == []
+    grants = [e.form["grant_type"] for _, s in clients for e in s.tokens()]
+    assert sorted(grants) == ["password", "refresh_token"]  # one first token, one renewal, for all four

@@ -33,6 +33,7 @@ class Exchange:
     headers: dict
     body: bytes
     status: int | None = None  # None: no answer (timeout, refused)
+    timeout: object = None  # what the client asked requests for: (connect, read)
     sent_at: float = 0.0  # monotonic; only for counting calls per window
 
     @property
@@ -72,6 +73,7 @@ class RecordingSession(requests.Session):
             dict(request.headers),
             body.encode() if isinstance(body, str) else body,
             sent_at=time.monotonic(),
+            timeout=kwargs.get("timeout"),
         )
         with self.lock:
             self.log.append(entry)
