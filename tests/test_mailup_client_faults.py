@@ -159,8 +159,8 @@ def _most_in_one_second(sessions) -> int:
 def test_two_clients_sharing_redis_never_exceed_the_account_rate(emulator, redis, key):
     url, handle = emulator
     handle.state.set_rate_limit(5)
-    a, a_session = make_client(url, redis, key=key, rate_per_s=5, account_key="shared")
-    b, b_session = make_client(url, redis, key=key, rate_per_s=5, account_key="shared")
+    a, a_session = make_client(url, redis, key=key, rate_per_s=5, account_key=key + "-shared")
+    b, b_session = make_client(url, redis, key=key, rate_per_s=5, account_key=key + "-shared")
 
     failures = _run_together([a, b], 8)
 
@@ -171,8 +171,8 @@ def test_two_clients_sharing_redis_never_exceed_the_account_rate(emulator, redis
 
     # The control: the same two clients with a bucket each go over the account's limit.
     handle.state.set_rate_limit(5)
-    c, c_session = make_client(url, redis, key=key, rate_per_s=5, account_key="own-c", max_retries=0)
-    d, d_session = make_client(url, redis, key=key, rate_per_s=5, account_key="own-d", max_retries=0)
+    c, c_session = make_client(url, redis, key=key, rate_per_s=5, account_key=key + "-c", max_retries=0)
+    d, d_session = make_client(url, redis, key=key, rate_per_s=5, account_key=key + "-d", max_retries=0)
     failures = _run_together([c, d], 8)
     assert any(isinstance(f, MailupRateLimited) for f in failures)
     assert 429 in [e.status for s in (c_session, d_session) for e in s.api()]
@@ -188,7 +188,7 @@ def test_a_storm_of_429s_backs_off_and_gets_through(emulator, redis, key):
             redis,
             key=key,
             rate_per_s=10,
-            account_key="storm",
+            account_key=key + "-storm",
             max_retries=8,
             sleep=s,
             backoff_base_s=0.2,

@@ -56,7 +56,7 @@ class MailupApi:
         repeatable: bool | None = None,
     ):
         """One call; `repeatable` defaults to True for every method but POST (see transport.py)."""
-        url = (self.config.console_url if service == CONSOLE else self.config.statistics_url) + path
+        url = self._base(service) + path
         repeatable = method != "POST" if repeatable is None else repeatable
         name = f"{method} {path}"
         extra = {"params": params} if body is _NO_BODY else {"params": params, "json": body}
@@ -67,6 +67,13 @@ class MailupApi:
         if not 200 <= resp.status_code < 300:
             raise error_for(resp.status_code, parse_error(resp.status_code, resp.content), call=name)
         return decode(resp, name)
+
+    def _base(self, service: str) -> str:
+        if service == CONSOLE:
+            return self.config.console_url
+        if service == STATISTICS:
+            return self.config.statistics_url
+        raise ValueError(f"unknown service {service!r}")
 
     def _send_with(self, method, url, token: Token, name, repeatable, extra) -> requests.Response:
         headers = {"Authorization": f"Bearer {token.access_token}", "Accept": "application/json"}

@@ -70,7 +70,7 @@ class Transport:
     ):
         self.config = config
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.session.headers["User-Agent"] = USER_AGENT  # not the library's default "python-requests/x"
         self.bucket = (
             TokenBucket(redis, config.bucket_key, config.rate_per_s, config.burst)
             if config.rate_per_s > 0
