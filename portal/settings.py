@@ -62,6 +62,7 @@ class Settings:
     bounce_domain: str  # VERP return paths and the inbound bounce/complaint server's domain
     send_lease_seconds: int  # a claimed delivery not confirmed within this time goes back to pending
     send_jobs_per_campaign: int  # how many workers may work on one campaign at once
+    import_lease_seconds: int  # a running import that has not renewed its lease for this long is failed
     send_retry_seconds: int  # first wait after a backend failure (doubles, with jitter, up to the pause)
     secure_cookies: bool
     trusted_proxies: int  # number of proxies in front whose X-Forwarded-* headers are trusted
@@ -100,6 +101,7 @@ class Settings:
             storage_dir=Path(os.environ.get("PORTAL_STORAGE_DIR", instance_dir / "storage")).resolve(),
             send_lease_seconds=_int("PORTAL_SEND_LEASE_SECONDS", 300),
             send_jobs_per_campaign=_int("PORTAL_SEND_JOBS_PER_CAMPAIGN", 4),
+            import_lease_seconds=_int("PORTAL_IMPORT_LEASE_SECONDS", 120),
             send_retry_seconds=_int("PORTAL_SEND_RETRY_SECONDS", 30),
             bounce_domain=os.environ.get("PORTAL_BOUNCE_DOMAIN", "").strip().lower(),
             secure_cookies=secure,
@@ -123,6 +125,8 @@ class Settings:
             raise SettingsError("PORTAL_ENCRYPTION_KEYS must hold at least one Fernet key (comma-separated)")
         if self.trusted_proxies < 0:
             raise SettingsError("PORTAL_TRUSTED_PROXIES must be 0 or more")
+        if self.import_lease_seconds < 1:
+            raise SettingsError("PORTAL_IMPORT_LEASE_SECONDS must be 1 or more")
         if not self.base_domain:
             raise SettingsError("PORTAL_BASE_DOMAIN must be set")
 

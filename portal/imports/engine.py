@@ -133,6 +133,7 @@ def run(
     chunk_rows: int | None = None,
 ) -> Outcome:
     """Read and check every row here; a StageWriter thread applies them to the database chunk by chunk."""
+    _write_lock_now(conn)
     out = Outcome()
     report = ErrorReport()
     check = _row_checker(plan, options, default_region)
@@ -154,6 +155,19 @@ def run(
         report.add("", line, "", value, reason)
     out.errors_csv = report.to_bytes() if report.count else b""
     return out
+
+
+def _write_lock_now(conn: Connection) -> None:
+    """SQLite: take the database's write lock when the import's transaction begins (BEGIN IMMEDIATE), not
+    at its first write. A deferred transaction reads before it writes, and in WAL mode a transaction whose
+    snapshot is older than another connection's commit (a web request, a send, this import's own lease
+    heartbeat) cannot write at all: it would fail with "database is locked" at once. Waiting for the lock
+    up front is subject to the busy timeout like any other writer."""
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.driver_connection
+    if not raw.in_transaction:  # the caller's transaction has not written yet: begin it as a writer
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def _read(sources, plan, check, out, report, writer, on_progress, should_cancel) -> None:

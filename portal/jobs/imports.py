@@ -1,7 +1,8 @@
-"""The contact import job: ids in, the import service does the work."""
+"""Contact import jobs: ids in, the import service does the work; the sweeper ends imports whose worker died."""
 
 from __future__ import annotations
 
+from ..imports.sweeper import sweep
 from ..services.imports import run_import
 from .runner import register
 
@@ -10,3 +11,8 @@ from .runner import register
 def run(job_run_id: int, import_id: int) -> dict | None:
     outcome = run_import(import_id, job_run_id)
     return outcome.as_dict() if outcome else None
+
+
+@register("imports.sweep")
+def run_sweep() -> dict:
+    return sweep()

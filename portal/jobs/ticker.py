@@ -14,6 +14,7 @@ from .queueing import PendingJob, enqueue_now
 
 PERIODIC = (  # (job name, queue, seconds)
     ("sending.sweep", QUEUE_DEFAULT, 30),
+    ("imports.sweep", QUEUE_DEFAULT, 30),
     ("exports.remove_expired", QUEUE_DEFAULT, 3600),
 )
 

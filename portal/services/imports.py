@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..imports import engine
+from ..imports import engine, files, lease
 from ..imports.sources import SourceError, preview, sniff, unpack
 from ..imports.values import FieldSpec
 from ..jobs import QUEUE_IMPORTS
@@ -32,7 +32,6 @@ from ..models.transfer import (
     IMPORT_DONE,
     IMPORT_FAILED,
     IMPORT_QUEUED,
-    IMPORT_RUNNING,
     IMPORT_UPLOADED,
 )
 from . import DomainError, NotFound
@@ -48,10 +47,7 @@ _PHONE_HEADERS = {"phone", "mobile", "cell", "cellulare", "telefono", "mobile ph
 
 
 def _storage(client: Client) -> Path:
-    root = current_app.config["PORTAL_SETTINGS"].storage_dir
-    folder = root / f"agency-{client.agency_id}" / f"client-{client.id}" / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return files.folder(client.agency_id, client.id)
 
 
 def stored_path(imp: ContactImport, client: Client) -> Path:
@@ -234,12 +230,12 @@ def start_import(
     run = start_job(
         kind="import",
         queue=QUEUE_IMPORTS,
-        job_name="imports.run",
+        job_name=lease.JOB_NAME,
         agency_id=client.agency_id,
         client_id=client.id,
         actor_id=actor.id if actor else None,
         kwargs={"import_id": imp.id},
-        timeout=3 * 3600,
+        timeout=lease.JOB_TIMEOUT,
         enqueue=enqueue,
     )
     imp.job_run_id = run.id
@@ -328,7 +324,7 @@ def cancel_import(*, actor: User, imp: ContactImport) -> None:
     if imp.status == IMPORT_QUEUED:
         imp.status = IMPORT_CANCELLED
         imp.message = "Cancelled before it started."
-        _delete_upload(imp)
+        files.remove_all(imp)
         run = db.session.scalar(select(JobRun).where(JobRun.id == imp.job_run_id)) if imp.job_run_id else None
         if run is not None:
             run.state = STATE_CANCELLED
@@ -343,7 +339,9 @@ def cancel_import(*, actor: User, imp: ContactImport) -> None:
 
 
 def run_import(import_id: int, job_run_id: int | None = None) -> engine.Outcome | None:
-    """Run a queued import to the end. Commits: once to say it runs, once with the whole result."""
+    """Run a queued import to the end. Commits: the claim (running, with a lease a heartbeat renews from
+    then on), the row estimate for the progress bar, then every contact with the outcome at once. A killed
+    run leaves only the claim, which the sweeper ends once the lease has run out."""
     imp = get_import(import_id)
     if imp.status != IMPORT_QUEUED:
         return None  # cancelled, or a retry of finished work
@@ -358,17 +356,29 @@ def run_import(import_id: int, job_run_id: int | None = None) -> engine.Outcome 
         consent_ip=imp.options.get("consent_ip", ""),
     )
     agency_id, client_id, region = client.agency_id, client.id, client.default_region
+    lease_seconds = current_app.config["PORTAL_SETTINGS"].import_lease_seconds
+    if not lease.claim(import_id, client_id, lease_seconds):
+        db.session.rollback()
+        return None  # another run of the same job (requeued by the sweeper) got there first
+    if run is not None:
+        run.state, run.started_at, run.message = STATE_RUNNING, datetime.now(UTC), "Reading the file…"
+    db.session.commit()  # the UI sees "running", the sweeper the lease; no snapshot is held from here on
     redis = _redis_or_none()  # progress and cancellation need Redis; a command-line import runs without
     live = LiveProgress(run.id, redis) if run and redis else None
-    work = Path(tempfile.mkdtemp(dir=_storage(client)))
+
+    def should_cancel() -> bool:
+        return heartbeat.lost.is_set() or bool(redis and redis.get(_cancel_key(import_id)))
+
+    heartbeat = lease.Heartbeat(db.engine, import_id, client_id, lease_seconds)
+    heartbeat.start()
+    work = None
     try:
-        files, notes = unpack(stored_path(imp, client), imp.source_name, work)
-        specs = [engine.SourceSpec(f.name, f.path, sniff(f.path), imp.has_header) for f in files]
-        imp.status = IMPORT_RUNNING
+        work = files.fresh_work_dir(imp)
+        sources, notes = unpack(stored_path(imp, client), imp.source_name, work)
+        specs = [engine.SourceSpec(f.name, f.path, sniff(f.path), imp.has_header) for f in sources]
         if run is not None:
-            run.state, run.started_at = STATE_RUNNING, datetime.now(UTC)
-            run.total, run.message = _estimate_rows(files), "Reading the file…"
-        db.session.commit()  # the UI sees "running"; no read snapshot is held while rows stream in
+            run.total = _estimate_rows(sources)
+            db.session.commit()
         outcome = engine.run(
             db.session.connection(),
             agency_id=agency_id,
@@ -378,23 +388,34 @@ def run_import(import_id: int, job_run_id: int | None = None) -> engine.Outcome 
             plan=plan,
             options=options,
             on_progress=(lambda done, msg: live.advance(done, msg)) if live else None,
-            should_cancel=(lambda: bool(redis.get(_cancel_key(import_id)))) if redis else None,
+            should_cancel=should_cancel,
         )
         outcome.notes = notes
+        return outcome if _record_outcome(import_id, outcome) else None
     except engine.ImportCancelled:
         db.session.rollback()
-        _finish(import_id, job_run_id, IMPORT_CANCELLED, STATE_CANCELLED, "Cancelled: nothing was changed.")
+        _finish(import_id, IMPORT_CANCELLED, STATE_CANCELLED, "Cancelled: nothing was changed.")
         return None
     except SourceError as exc:
         db.session.rollback()
-        _finish(import_id, job_run_id, IMPORT_FAILED, STATE_FAILED, str(exc))
+        _finish(import_id, IMPORT_FAILED, STATE_FAILED, str(exc))
         return None
+    except Exception:
+        # Whatever broke (a database error, storage the worker cannot read), the client learns it now
+        # rather than when the lease runs out; the traceback goes to the job's failure record.
+        db.session.rollback()
+        message = _(
+            "The import failed because of an internal error; nothing from it was kept. Start it again."
+        )
+        _finish(import_id, IMPORT_FAILED, STATE_FAILED, message)
+        raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        heartbeat.stop()  # only now: the lease holds through the final commit too
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         if live:
             live.clear()
-    _record_outcome(import_id, job_run_id, outcome)
-    return outcome
+        heartbeat.join(timeout=60)  # a renewal under way may have waited for this import's own locks
 
 
 def _redis_or_none():
@@ -408,18 +429,18 @@ def _redis_or_none():
         return None
 
 
-def _estimate_rows(files) -> int:
+def _estimate_rows(sources) -> int:
     """Line count of the files: close to the record count (quoted newlines are rare), cheap, and only used
     to size the progress bar; the final count replaces it."""
     total = 0
-    for f in files:
+    for f in sources:
         with f.path.open("rb") as fh:
             while chunk := fh.read(4 * 1024 * 1024):
                 total += chunk.count(b"\n")
     return max(total, 1)
 
 
-def _record_outcome(import_id: int, job_run_id: int | None, out: engine.Outcome) -> None:
+def _record_outcome(import_id: int, out: engine.Outcome) -> bool:
     imp = get_import(import_id)
     imp.rows_total, imp.created_count, imp.updated_count = out.rows, out.created, out.updated
     imp.unchanged_count, imp.invalid_count = out.unchanged, out.invalid
@@ -430,40 +451,16 @@ def _record_outcome(import_id: int, job_run_id: int | None, out: engine.Outcome)
         f"{out.created:,} created, {out.updated:,} updated, {out.unchanged:,} unchanged, "
         f"{out.invalid:,} invalid, {out.duplicates:,} duplicates, {out.suppressed:,} suppressed"
     )
-    _finish(import_id, job_run_id, IMPORT_DONE, STATE_DONE, summary, rows=out.rows, imp=imp)
+    return _finish(import_id, IMPORT_DONE, STATE_DONE, summary, rows=out.rows)
 
 
-def _delete_upload(imp: ContactImport) -> None:
-    """The original file is not kept once the import has ended (the error report is)."""
-    root = current_app.config["PORTAL_SETTINGS"].storage_dir
-    path = root / f"agency-{imp.agency_id}" / f"client-{imp.client_id}" / "imports" / imp.stored_name
-    path.unlink(missing_ok=True)
-
-
-def _finish(
-    import_id: int,
-    job_run_id: int | None,
-    status: str,
-    run_state: str,
-    message: str,
-    rows: int = 0,
-    imp: ContactImport | None = None,
-) -> None:
-    imp = imp or get_import(import_id)
+def _finish(import_id: int, status: str, run_state: str, message: str, rows: int = 0) -> bool:
+    """Commit the import's end with whatever the transaction holds (the contacts, for a done import). When
+    another path ended it first — the sweeper, after this run had lost its lease — roll everything back."""
+    client_id = db.session.scalar(select(ContactImport.client_id).where(ContactImport.id == import_id))
     now = datetime.now(UTC)
-    imp.status, imp.message, imp.finished_at = status, message, now
-    _delete_upload(imp)
-    if job_run_id:
-        run = db.session.scalar(select(JobRun).where(JobRun.id == job_run_id))
-        if run is not None:
-            run.state, run.message, run.finished_at = run_state, message, now
-            run.total = run.done = rows
-    record(
-        f"import.{status}",
-        actor=None,
-        agency_id=imp.agency_id,
-        client_id=imp.client_id,
-        target=imp.source_name,
-        result=message,
-    )
+    if not lease.settle(import_id, client_id, status, run_state, message, now=now, rows=rows):
+        db.session.rollback()
+        return False
     db.session.commit()
+    return True
