@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from .api import CONSOLE, MailupApi
-from .records import EmailDraft, Message, Sending, SendResult, format_date
+from .email_records import EmailDraft, Message, Sending, SendResult
+from .values import format_date
 
 QUEUES = ("Immediate", "Deferred", "Undefined")  # in progress, scheduled, not yet scheduled
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .api import STATISTICS, MailupApi, bare_int
+from .email_records import StatRow
 from .paging import DEFAULT_PAGE_SIZE
-from .records import StatRow
 
 # Our name → MailUp's Kind segment.
 KINDS = {
