@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from portal.backends.mailup import MailupAuthError, MailupConfig
+from portal.backends.mailup import MailupAuthError, MailupConfig, MailupUnavailable
 from portal.backends.mailup.auth import TokenCache
 
 from .test_mailup_client_support import (  # noqa: F401 (fixtures)
@@ -251,3 +251,22 @@ def test_concurrent_clients_renew_once(emulator, redis, key):
     assert failures == []
     grants = [e.form["grant_type"] for _, s in clients for e in s.tokens()]
     assert sorted(grants) == ["password", "refresh_token"]  # one first token, one renewal, for all four
+
+
+def test_a_failed_early_renewal_keeps_the_token_until_it_expires(emulator, redis, key):
+    url, handle = emulator
+    clock = FakeClock()
+    client, session = make_client(url, redis, key=key, clock=clock, max_retries=0)
+    client.account_info()
+    handle.state.inject_fault(503, 5, path="/authorization/oauth/token")
+
+    clock.advance(3500)  # inside the renewal margin, not yet expired
+    assert client.account_info().username == ACCOUNT.username
+    assert [(e.form["grant_type"], e.status) for e in session.tokens()] == [
+        ("password", 200),
+        ("refresh_token", 503),
+    ]
+
+    clock.advance(200)  # now past expires_in: nothing to fall back on
+    with pytest.raises(MailupUnavailable):
+        client.account_info()

@@ -23,7 +23,7 @@ from redis import Redis
 from redis.exceptions import LockError
 
 from .config import MailupConfig
-from .errors import ErrorInfo, MailupAuthError, MailupBadAnswer, error_for, parse_error
+from .errors import ErrorInfo, MailupAuthError, MailupBadAnswer, MailupUnavailable, error_for, parse_error
 from .transport import Transport
 
 log = logging.getLogger("portal.backends.mailup")
@@ -90,7 +90,14 @@ class Authenticator:
         cached = self.cache.load()
         if cached is not None and self.clock() < cached.renew_at:
             return cached
-        return self._renew(cached, fresh=lambda t: self.clock() < t.renew_at)
+        try:
+            return self._renew(cached, fresh=lambda t: self.clock() < t.renew_at)
+        except MailupUnavailable as exc:
+            if cached is None or self.clock() >= cached.expires_at:
+                raise
+            # Renewing early failed (the token endpoint is down): the token still works until it expires.
+            log.warning("token renewal failed, using the current token until it expires: %s", exc.log_text())
+            return cached
 
     def after_rejection(self, rejected: Token) -> Token:
         """A call was answered 401 with `rejected`: the token another worker got meanwhile, or a new one."""
