@@ -50,7 +50,7 @@ def run_id(app, world):
         run = JobRun(
             agency_id=world.agency_ids["AG1"],
             client_id=world.client_ids["A1"],
-            kind="export",
+            kind="contacts_export",  # a kind the portal starts (jobs/access.py)
             queue="default",
             rq_job_id="headers-run",
             state="done",
