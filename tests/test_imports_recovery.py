@@ -28,7 +28,7 @@ from portal.services import fields as field_svc
 from portal.services import imports as svc
 from portal.tenancy import bind_tenant
 
-from .support import run_jobs
+from .support import client_for, run_jobs
 from .worker_processes import kill_worker, start_worker, worker_env
 
 INTERRUPTED = (
@@ -179,6 +179,8 @@ def test_two_dead_imports_no_longer_hold_both_slots(app, world):
     for import_id in dead:
         imp, run = _row(app, ag, cid, import_id)
         assert (imp.status, imp.message, run.state) == ("failed", INTERRUPTED, "failed")
+    page = client_for(app, world, "A1.admin").get(f"/app/imports/{dead[0]}").get_data(as_text=True)
+    assert "The import failed: no contact was changed." in page and INTERRUPTED in page
     later, _ = _start(app, ag, cid, list_id, b"email\nlater@example.com\n")
     run_jobs(app)  # the dead imports' jobs are still queued: they find their import settled and do nothing
     assert _row(app, ag, cid, later)[0].status == "done"
