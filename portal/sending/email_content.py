@@ -102,10 +102,10 @@ def recipient_values(client_id: int, contact_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def _links(content: EmailContent, delivery_id: int) -> Links:
+def _links(content: EmailContent, delivery_id: int, unsubscribe: str) -> Links:
     base = content.base_url
     return Links(
-        unsubscribe_url=f"{base}/u/{tokens.make('unsubscribe', delivery_id)}",
+        unsubscribe_url=f"{base}/u/{unsubscribe}",
         preferences_url=f"{base}/p/{tokens.make('preferences', delivery_id)}",
         view_url=f"{base}/v/{tokens.make('view', delivery_id)}",
         open_url=f"{base}/o/{tokens.make('open', delivery_id)}.gif" if content.track_opens else None,
@@ -121,7 +121,8 @@ def compose(
         wire = wire_address(address)
     except UndeliverableAddress as exc:
         raise MessageError(str(exc)) from exc
-    links = _links(content, delivery_id)
+    unsubscribe = tokens.make("unsubscribe", delivery_id)  # in the link and in the mailto: address
+    links = _links(content, delivery_id, unsubscribe)
     bounce_domain = content.envelope.bounce_domain
     try:
         subject, html, text_part = render(content.prepared, values, links)
@@ -133,7 +134,7 @@ def compose(
             text=text_part,
             send_id=tokens.make("send", delivery_id),
             unsubscribe_url=links.unsubscribe_url,
-            unsubscribe_mailto=f"unsubscribe+{tokens.make('unsubscribe', delivery_id)}@{bounce_domain}",
+            unsubscribe_mailto=f"unsubscribe+{unsubscribe}@{bounce_domain}",
             signer=content.signer,
             utf8_headers=wire.utf8,
         )
