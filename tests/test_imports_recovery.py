@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis import Redis
+from rq.job import Job
 from sqlalchemy import select, text
 
 from portal.extensions import db
@@ -203,7 +204,28 @@ def test_a_queued_import_whose_job_redis_lost_is_queued_again(app, world):
     run_jobs(app)
     assert _row(app, ag, cid, import_id)[0].status == "done"
     with app.app_context():
-        assert sweep(now=datetime.now(UTC) + timedelta(minutes=5)) == {"failed": 0, "requeued": 0, "busy": 0}
+        assert sweep(now=datetime.now(UTC) + timedelta(minutes=5)) == {
+            "failed": 0,
+            "requeued": 0,
+            "cancelled": 0,
+            "busy": 0,
+        }
+
+
+def test_a_queued_import_whose_job_an_operator_cancelled_is_cancelled(app, world):
+    """The back-office cancels a queued job in RQ (admin/rqmonitor.py): the sweep must not queue it again."""
+    ag, cid, list_id = _setup(app, world)
+    import_id, run_id = _start(app, ag, cid, list_id, b"email\nnever@example.com\n")
+    redis = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url)
+    Job.fetch(f"jobrun-{run_id}", connection=redis).cancel()
+    with app.app_context():
+        report = sweep(now=datetime.now(UTC) + timedelta(minutes=5))
+    assert (report["cancelled"], report["requeued"]) == (1, 0)
+    run_jobs(app)
+    imp, run = _row(app, ag, cid, import_id)
+    assert (imp.status, run.state) == ("cancelled", "cancelled")
+    with app.app_context(), bind_tenant(ag, cid):
+        assert db.session.scalars(select(Contact.email)).all() == ["keep@example.com"]
 
 
 def test_the_heartbeat_renews_the_lease_and_notices_when_it_is_lost(app, world):
