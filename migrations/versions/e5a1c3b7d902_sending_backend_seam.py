@@ -59,6 +59,7 @@ def upgrade():
             sa.Column("backend_failures", sa.Integer(), nullable=False, server_default="0")
         )
         batch_op.add_column(sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("provider_lease_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
             batch_op.f("fk_campaign_connection_id_connection"),
             "connection",
@@ -78,6 +79,49 @@ def upgrade():
             batch_op.f("uq_event_client_id_source_provider_event_id"),
             ["client_id", "source", "provider_event_id"],
         )
+    # A client bound to a provider-side connection: its list there and the mapping of its fields.
+    op.create_table(
+        "provider_binding",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("list_id", sa.Integer(), nullable=False),
+        sa.Column("list_guid", sa.String(length=64), nullable=False),
+        sa.Column("field_map", sa.JSON(), nullable=False),
+        sa.Column("webhook_token", sa.String(length=64), nullable=False),
+        sa.Column("last_pull_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            ["agency.id"],
+            name=op.f("fk_provider_binding_agency_id_agency"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["client.id"],
+            name=op.f("fk_provider_binding_client_id_client"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connection.id"],
+            name=op.f("fk_provider_binding_connection_id_connection"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_provider_binding")),
+        sa.UniqueConstraint(
+            "client_id", "connection_id", name=op.f("uq_provider_binding_client_id_connection_id")
+        ),
+        sa.UniqueConstraint("webhook_token", name=op.f("uq_provider_binding_webhook_token")),
+    )
+    op.create_index(op.f("ix_provider_binding_agency_id"), "provider_binding", ["agency_id"], unique=False)
+    op.create_index(op.f("ix_provider_binding_client_id"), "provider_binding", ["client_id"], unique=False)
+    op.create_index(
+        op.f("ix_provider_binding_connection_id"), "provider_binding", ["connection_id"], unique=False
+    )
     # Events recorded so far: their id prefix says who reported them.
     op.execute("UPDATE event SET source = 'smtp' WHERE provider_event_id LIKE 'smtp-sync:%'")
     op.execute(
@@ -87,6 +131,10 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index(op.f("ix_provider_binding_connection_id"), table_name="provider_binding")
+    op.drop_index(op.f("ix_provider_binding_client_id"), table_name="provider_binding")
+    op.drop_index(op.f("ix_provider_binding_agency_id"), table_name="provider_binding")
+    op.drop_table("provider_binding")
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_event_client_id_source_provider_event_id"), type_="unique")
         batch_op.create_unique_constraint(batch_op.f("uq_event_provider_event_id"), ["provider_event_id"])
@@ -98,6 +146,7 @@ def downgrade():
         batch_op.drop_column("channel")
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_campaign_connection_id_connection"), type_="foreignkey")
+        batch_op.drop_column("provider_lease_until")
         batch_op.drop_column("retry_at")
         batch_op.drop_column("backend_failures")
         batch_op.drop_column("provider_state")

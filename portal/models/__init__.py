@@ -7,6 +7,7 @@ from .campaign import Campaign, Delivery, Event, ImageAsset, SenderDomain, Sende
 from .client import CLIENT_ACTIVE, CLIENT_SUSPENDED, Client
 from .connection import Connection
 from .jobrun import JobRun
+from .provider import ProviderBinding
 from .suppression import BlockedAddress, Suppression
 from .token import ActionToken
 from .transfer import ContactImport
@@ -39,5 +40,6 @@ __all__ = [
     "Domain",
     "JobRun",
     "Membership",
+    "ProviderBinding",
     "User",
 ]

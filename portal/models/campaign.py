@@ -92,6 +92,9 @@ class Campaign(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     )
     # What a provider-side backend finished and the ids it got (group, message, sending), step by step.
     provider_state: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Held by the provider-side send job while it works (renewed after each step): the sweeper queues a
+    # new job only for a sending campaign whose lease is absent or expired (nobody works on it).
+    provider_lease_until: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     # Circuit breaker: consecutive backend-level failures, and when the next attempt may start.
     backend_failures: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
