@@ -25,14 +25,7 @@ from flask import current_app
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection as SqlConnection
 
-from ..backends.base import (
-    BackendError,
-    BackendUnavailable,
-    MessageBackend,
-    OutgoingMessage,
-    RecipientRefused,
-    TryLater,
-)
+from ..backends.base import BackendError, BackendUnavailable, RecipientRefused, TryLater
 from ..concurrency import prompt_gil_handover
 from ..extensions import db
 from ..models import Campaign
@@ -171,62 +164,27 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
     return sent, True
 
 
-class _Wire:
-    """The backend's thread: it hands one message over and, once accepted, marks its row sent on its own
-    database connection before it takes the next message. The main thread meanwhile renders and signs
-    the next message, so the network wait and the mark's round trip both overlap CPU work, and the order
-    stays "accepted → marked → next hand-over". A message submitted after the lease was lost or the
-    campaign halted is not sent."""
-
-    def __init__(self, backend: MessageBackend, token: str, lease: Lease):
-        self.backend, self.token, self.lease = backend, token, lease
-        app = current_app._get_current_object()
-        self.pool = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="backend", initializer=lambda: app.app_context().push()
-        )
-        self.marks: SqlConnection | None = None
-        self._confirmations = None
-
-    def __enter__(self) -> _Wire:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._confirmations is not None:
-            self.pool.submit(self._confirmations.__exit__, None, None, None).result()
-        self.pool.shutdown(wait=True)
-
-    def submit(self, message: OutgoingMessage, delivery_id: int) -> Future:
-        return self.pool.submit(self._transmit, message, delivery_id)
-
-    def _transmit(self, message: OutgoingMessage, delivery_id: int) -> str | BackendError | None:
-        """The backend's id of the accepted message (after marking it), the refusal about this recipient,
-        or None when the row could not be marked (lease lost) or was not sent at all."""
-        if not self.lease.may_send():
-            return None
-        try:
-            answer = self.backend.send(message)
-        except (RecipientRefused, TryLater) as exc:
-            return exc
-        if self.marks is None:
-            self._confirmations = _confirmations()
-            self.marks = self._confirmations.__enter__()
-        return answer if outcomes.sent(self.marks, self.lease, self.token, delivery_id, answer) else None
-
-
 @dataclass
 class _InFlight:
     future: Future
     delivery_id: int
+    contact_id: int
+    address: str
 
 
 def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> int:
     """The next message is rendered, built and signed while the previous one is on the wire (one backend
-    thread, so still one message in flight). The backend thread waits on each reply and then needs the
-    GIL back at once (portal/concurrency.py)."""
+    thread, so still one message in flight): CPU work overlaps network waits, and each message is
+    confirmed in the database only after the backend accepted it. The backend thread waits on each reply
+    and then needs the GIL back at once (portal/concurrency.py)."""
     backend = message_backend(plan.connection_id)
     sent = 0
     in_flight: _InFlight | None = None
-    with prompt_gil_handover(), _confirmations() as marks, _Wire(backend, token, lease) as wire:
+    with (
+        prompt_gil_handover(),
+        _confirmations() as marks,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend") as wire,
+    ):
         try:
             for delivery_id, contact_id, address in rows:
                 try:
@@ -237,38 +195,50 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                     outcomes.fail(marks, lease, token, delivery_id, str(exc))
                     continue
                 previous, in_flight = in_flight, None
-                if previous is not None:
-                    done = _settle(plan, token, previous, marks, lease)
-                    if done is None:
-                        return sent  # lease lost or campaign halted: stop before the next row
-                    sent += done
+                outcome = _outcome(previous) if previous is not None else None
+                if previous is not None and not _record(plan, token, previous, outcome, marks, lease):
+                    return sent  # lease lost: the rows are someone else's now
+                sent += isinstance(outcome, str)
                 if not lease.may_send():
                     return sent
-                in_flight = _InFlight(wire.submit(message, delivery_id), delivery_id)
+                in_flight = _InFlight(wire.submit(backend.send, message), delivery_id, contact_id, address)
         finally:
             # Whatever happened while building, the message on the wire is settled before leaving.
             if in_flight is not None:
-                sent += _settle(plan, token, in_flight, marks, lease) or 0
+                outcome = _outcome(in_flight)
+                if _record(plan, token, in_flight, outcome, marks, lease):
+                    sent += isinstance(outcome, str)
     return sent
 
 
-def _settle(plan: SendPlan, token: str, flight: _InFlight, marks: SqlConnection, lease: Lease) -> int | None:
-    """Wait for the backend thread's answer: 1 sent, 0 refused or deferred (recorded here), None when the
-    worker must stop. A backend failure raises: nothing else is on the wire when it does."""
-    outcome = flight.future.result()
-    if outcome is None:
-        return None
+def _outcome(flight: _InFlight) -> str | BackendError:
+    """Wait for the backend's answer: its id for the message, or the refusal about this recipient. A
+    backend failure raises: nothing else is on the wire when it does."""
+    try:
+        return flight.future.result()
+    except (RecipientRefused, TryLater) as exc:
+        return exc
+
+
+def _record(
+    plan: SendPlan,
+    token: str,
+    flight: _InFlight,
+    outcome: str | BackendError,
+    marks: SqlConnection,
+    lease: Lease,
+) -> bool:
+    """Record one answer; False when the row was no longer this worker's (its lease was lost)."""
     if isinstance(outcome, RecipientRefused):
-        return 0 if outcomes.refused(plan, marks, lease, token, flight.delivery_id, outcome) else None
+        return outcomes.refused(plan, marks, lease, token, flight.delivery_id, outcome)
     if isinstance(outcome, TryLater):
-        ok = outcomes.defer(marks, lease, token, flight.delivery_id, str(outcome), MAX_ATTEMPTS)
-        return 0 if ok else None
-    return 1
+        return outcomes.defer(marks, lease, token, flight.delivery_id, str(outcome), MAX_ATTEMPTS)
+    return outcomes.sent(marks, lease, token, flight.delivery_id, outcome)
 
 
 @contextmanager
 def _confirmations() -> Iterator[SqlConnection]:
-    """A connection that marks messages: its own, in autocommit, so each mark is one statement and one
+    """The connection that marks messages: its own, in autocommit, so each mark is one statement and one
     round trip, without the session's transaction bookkeeping. On PostgreSQL without waiting for the
     commit record's flush: a worker crash loses nothing committed; only a database server crash could lose
     the last few marks (those messages would then be sent again)."""
