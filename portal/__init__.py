@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 
 from .settings import ROOT, Settings
@@ -43,6 +45,8 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_DOMAIN=None,
         SESSION_REFRESH_EACH_REQUEST=False,  # the cookie is re-sent only when the session changes
+        # The cookie outlives no session: the absolute timeout (portal/context.py) ends it server-side too.
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         REMEMBER_COOKIE_NAME="__Host-remember" if secure else "portal_remember",
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,

@@ -20,8 +20,6 @@ from .hosts import KIND_AGENCY, resolve
 from .models import Agency, Client
 from .tenancy import Tenant, all_tenants, reset_tenant, set_tenant
 
-IDLE_TIMEOUT_SECONDS = 60 * 60
-ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
 SEEN_RESOLUTION_SECONDS = 60
 
 
@@ -83,10 +81,18 @@ def bind_user_and_client():
 
 
 def _session_expired() -> bool:
+    """Idle and absolute timeouts (settings): an operator's session opens every tenant, so it idles out
+    sooner than everybody else's."""
+    settings = current_app.config["PORTAL_SETTINGS"]
+    idle_minutes = (
+        settings.operator_session_idle_minutes
+        if current_user.is_platform_admin
+        else settings.session_idle_minutes
+    )
     now = _now()
     issued = session.get("issued", 0)
     seen = session.get("seen", issued)
-    return now - issued > ABSOLUTE_TIMEOUT_SECONDS or now - seen > IDLE_TIMEOUT_SECONDS
+    return now - issued > settings.session_max_hours * 3600 or now - seen > idle_minutes * 60
 
 
 def teardown_tenant(exc=None):

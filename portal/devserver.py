@@ -86,6 +86,11 @@ def _banner(settings, port: int) -> str:
         f'  agency "Demo Agency"  http://demo.{base}{p}  --  owner@demo.localhost / demo-owner',
         '  client "Demo Client"  client@demo.localhost / demo-client  (log in on the agency host)',
         "",
+        "  two-factor sign-in    the back-office requires it: at the first sign-in the operator is led to",
+        "                        its set-up page; scan the QR code with any authenticator app, or take the",
+        "                        key shown there (without its spaces) and get codes with",
+        "                        .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\"",
+        "",
         f"  database              {settings.database_url}",
         f"  redis                 {settings.redis_url}{' (embedded)' if settings.embedded_redis else ''}",
     ]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, g, redirect, request, url_for
+from flask import abort, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from .hosts import KIND_ADMIN, KIND_AGENCY
+from .twofactor.policy import must_enrol
 
 # Endpoints anybody may reach (on a known host). Everything else requires a logged-in user.
 PUBLIC_ENDPOINTS = frozenset(
@@ -21,6 +22,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "auth.reset",
         "auth.accept_invite",
         "auth.set_language",
+        # The second sign-in step: it answers only a session that passed the password a moment ago.
+        "auth.second_factor",
+        "auth.second_factor_cancel",
         "public.health",
         "public.logo",
         "public.favicon",
@@ -33,6 +37,19 @@ PUBLIC_ENDPOINTS = frozenset(
         "mailpublic.image",
     }
 )
+
+# The session key of a sign-in waiting for its second factor (portal/auth/sessions.py).
+SECOND_FACTOR_PENDING = "second_factor_pending"
+# Harmless everywhere: assets, the brand's images, the health check, the language switch, and the pages
+# of campaign recipients (token links that never look at the session).
+_ALWAYS = frozenset(
+    {"static", "public.health", "public.logo", "public.favicon", "auth.set_language"}
+    | {e for e in PUBLIC_ENDPOINTS if e.startswith("mailpublic.")}
+)
+# Half-way through sign-in (password done, code not yet): the code step, or giving up.
+SECOND_FACTOR_STEP = _ALWAYS | {"auth.second_factor", "auth.second_factor_cancel"}
+# Signed in but required to enrol first: the enrolment page, or signing out.
+ENROLMENT_STEP = _ALWAYS | {"auth.two_factor_setup", "auth.logout"}
 
 # Which host kind each blueprint answers on; anything else is a 404 there.
 BLUEPRINT_HOSTS = {
@@ -59,10 +76,26 @@ def enforce_route_guard():
     blueprint = request.blueprint
     if g.host.kind not in BLUEPRINT_HOSTS.get(blueprint, set()):
         abort(404)
+    detour = _second_factor_detour()
+    if detour is not None:
+        return detour
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def _second_factor_detour():
+    """Nothing else first: a sign-in waiting for its code stays on the code step, and a signed-in user who
+    must have a second factor but has none (just signed in, or the agency switched the requirement on, or
+    it was reset) stays on the enrolment page until it is set up."""
+    if current_user.is_authenticated:
+        if request.endpoint not in ENROLMENT_STEP and must_enrol(current_user, g.agency):
+            return redirect(url_for("auth.two_factor_setup"))
+        return None
+    if session.get(SECOND_FACTOR_PENDING) and request.endpoint not in SECOND_FACTOR_STEP:
+        return redirect(url_for("auth.second_factor"))
     return None
 
 

@@ -71,6 +71,11 @@ class Settings:
     testing: bool = False
     login_rate_limit: str = "10/minute"
     reset_rate_limit: str = "5/hour"
+    # A session unused this long ends (operators sooner: their session opens every tenant) …
+    session_idle_minutes: int = 60
+    operator_session_idle_minutes: int = 30
+    # … and every session ends this long after sign-in, however busy.
+    session_max_hours: int = 12
     max_upload_bytes: int = 100 * 1024 * 1024  # a 1M-row contact CSV is about 65 MB
     extra: dict = field(default_factory=dict)
 
@@ -109,6 +114,9 @@ class Settings:
             preferred_scheme=os.environ.get("PORTAL_URL_SCHEME", "https" if secure else "http"),
             public_port=os.environ.get("PORTAL_PUBLIC_PORT", ""),
             max_upload_bytes=_int("PORTAL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+            session_idle_minutes=_int("PORTAL_SESSION_IDLE_MINUTES", 60),
+            operator_session_idle_minutes=_int("PORTAL_OPERATOR_SESSION_IDLE_MINUTES", 30),
+            session_max_hours=_int("PORTAL_SESSION_MAX_HOURS", 12),
         )
         settings = replace(settings, **overrides)
         if not settings.bounce_domain:  # derived after overrides, so a test's base domain carries over
@@ -129,6 +137,13 @@ class Settings:
             raise SettingsError("PORTAL_IMPORT_LEASE_SECONDS must be 1 or more")
         if not self.base_domain:
             raise SettingsError("PORTAL_BASE_DOMAIN must be set")
+        for name, value in (
+            ("PORTAL_SESSION_IDLE_MINUTES", self.session_idle_minutes),
+            ("PORTAL_OPERATOR_SESSION_IDLE_MINUTES", self.operator_session_idle_minutes),
+            ("PORTAL_SESSION_MAX_HOURS", self.session_max_hours),
+        ):
+            if value < 1:
+                raise SettingsError(f"{name} must be 1 or more")
 
     @property
     def admin_host(self) -> str:

@@ -9,13 +9,15 @@ from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 
+import pyotp
 from redis import Redis
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from portal.crypto import encrypt_json
 from portal.extensions import db
 from portal.jobs import QUEUES
-from portal.models import Agency, Client, User
+from portal.models import Agency, Client, TotpCredential, User
 from portal.models.user import (
     ROLE_AGENCY_OWNER,
     ROLE_AGENCY_STAFF,
@@ -30,6 +32,10 @@ from portal.tenancy import all_tenants, bind_tenant
 PASSWORD = "correct horse battery"
 BASE = "portal.test"
 ADMIN_HOST = f"admin.{BASE}"
+# Platform operators must sign in with a second factor: the world's operator is enrolled with this secret.
+ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+# email -> TOTP secret of every test user enrolled with a known secret (the login helpers read it).
+TOTP_SECRETS: dict[str, str] = {}
 
 
 @lru_cache(maxsize=1)
@@ -54,10 +60,12 @@ class World:
 
 def build_world() -> World:
     w = World()
+    TOTP_SECRETS.clear()  # a new world: nobody but its operator has a second factor yet
     with all_tenants():
         admin = User(agency_id=None, email="root@portal.test", name="Root", password_hash=password_hash())
         db.session.add(admin)
         db.session.flush()
+        enrol_totp(admin, ADMIN_TOTP_SECRET)
         w.users["admin"], w.user_ids["admin"], w.user_host["admin"] = admin.email, admin.id, ADMIN_HOST
         made = {}
         for key, slug in (("AG1", "ag1"), ("AG2", "ag2")):
@@ -104,6 +112,28 @@ def build_world() -> World:
     return w
 
 
+def enrol_totp(user: User, secret: str) -> None:
+    """Give a user a confirmed TOTP credential with a known secret (as enrolment would store it)."""
+    user.totp = TotpCredential(agency_id=user.agency_id, secret_encrypted=encrypt_json({"totp": secret}))
+    TOTP_SECRETS[user.email] = secret
+    db.session.flush()
+
+
+def fresh_totp_code(app, email: str) -> str:
+    """A code that the sign-in step accepts now for a user enrolled through `enrol_totp`.
+
+    A test may sign the same user in several times within one 30-second step; the replay guard rightly
+    refuses a code of a step already used, so the helper stands in for "the next step has come" by
+    forgetting the last accepted step first. Tests of the replay guard itself never use this."""
+    with app.app_context(), all_tenants():
+        user_id = db.session.scalar(select(User.id).where(User.email == email))
+        db.session.execute(
+            update(TotpCredential).where(TotpCredential.user_id == user_id).values(last_step=None)
+        )
+        db.session.commit()
+    return pyotp.TOTP(TOTP_SECRETS[email]).now()
+
+
 def _remember(w: World, key: str, user: User, host: str) -> None:
     w.users[key], w.user_ids[key], w.user_host[key] = user.email, user.id, host
 
@@ -147,8 +177,12 @@ class HostClient:
         return m.group(1)
 
     def login(self, email: str, password: str = PASSWORD):
+        """Password, then (for a user enrolled with a known secret) a fresh code at the second step."""
         resp = self.post("/login", {"email": email, "password": password})
         assert resp.status_code == 302, f"login failed for {email}: {resp.status_code}"
+        if resp.location.endswith("/login/code"):
+            resp = self.post("/login/code", {"code": fresh_totp_code(self.app, email)})
+            assert resp.status_code == 302, f"second factor failed for {email}: {resp.status_code}"
         return resp
 
 

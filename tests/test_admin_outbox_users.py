@@ -10,7 +10,8 @@ from portal.extensions import db
 from portal.models import User
 from portal.tenancy import all_tenants
 
-from .support import ADMIN_HOST, PASSWORD, HostClient, client_for, run_jobs
+from .support import ADMIN_HOST, ADMIN_TOTP_SECRET, PASSWORD, HostClient, client_for, enrol_totp, run_jobs
+from .two_factor_support import enrol_through_pages
 
 IFRAME = re.compile(r"<iframe[^>]*>")
 
@@ -69,6 +70,9 @@ def test_create_platform_admin_sends_a_link_to_choose_a_password(app, world, out
     resp = newbie.post(link, {"password": "a brand new passphrase", "confirm": "a brand new passphrase"})
     assert resp.status_code == 302
     newbie.login("ops@portal.test", "a brand new passphrase")
+    # A new operator sets up two-factor sign-in before anything else.
+    assert newbie.get("/admin/").location.endswith("/account/two-factor/setup")
+    enrol_through_pages(newbie)
     assert newbie.get("/admin/").status_code == 200
     # Same address twice: refused, shown on the form.
     again = admin.post("/admin/users/new", {"email": "ops@portal.test", "name": ""})
@@ -105,6 +109,8 @@ def test_deactivated_admin_is_signed_out(app, world):
 
         other = User(agency_id=None, email="third@portal.test", password_hash=hash_password(PASSWORD))
         db.session.add(other)
+        db.session.flush()
+        enrol_totp(other, ADMIN_TOTP_SECRET)  # operators sign in with a second factor
         db.session.commit()
         other_id = other.id
     third = HostClient(app, ADMIN_HOST)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
+import time_machine
 from sqlalchemy import select, update
 
 from portal.extensions import db
@@ -113,17 +114,29 @@ def test_common_and_short_passwords_are_rejected(app, world, outbox, weak):
 
 
 def test_login_throttled_per_account_despite_rotating_forwarded_for(app, world):
+    """Six wrong passwords for one account from one client that claims another X-Forwarded-For each time:
+    the sixth is refused by the per-account limit (5 a minute). The per-address limit (10 a minute) is not
+    what trips it: the same client signs in to another account right after."""
+    assert _settings_limit(app, "login_rate_limit") > 8  # room left for the per-address limit below
     c = HostClient(app, world.hosts["AG1"])
     statuses = []
-    for i in range(12):
+    for i in range(6):
         resp = _login_post(
             c, world.users["A1.admin"], f"wrong-{i}", headers={"X-Forwarded-For": f"203.0.113.{i}"}
         )
         statuses.append(resp.status_code)
-    assert 429 in statuses[:11], statuses
-    assert statuses[-1] == 429
+    assert statuses == [200] * 5 + [429], statuses
     # The right password does not get through the throttle either.
-    assert _login_post(c, world.users["A1.admin"], PASSWORD).status_code == 429
+    resp = _login_post(c, world.users["A1.admin"], PASSWORD, headers={"X-Forwarded-For": "203.0.113.99"})
+    assert resp.status_code == 429
+    # Same client address (X-Forwarded-For is not trusted), another account: still welcome.
+    other = HostClient(app, world.hosts["AG1"])
+    assert _login_post(other, world.users["A1.editor"], PASSWORD).status_code == 302
+
+
+def _settings_limit(app, name: str) -> int:
+    """The count of a "N/period" rate-limit setting."""
+    return int(getattr(app.config["PORTAL_SETTINGS"], name).split("/")[0])
 
 
 def test_login_throttled_per_account_across_client_addresses(app, world):
@@ -192,6 +205,35 @@ def test_forgot_answers_the_same_for_unknown_email(app, world, outbox):
 
 
 # --- C20 password reset ---------------------------------------------------------------------------
+
+
+def _forgot(email: str, ip: str, app, world):
+    return HostClient(app, world.hosts["AG1"]).post(
+        "/forgot", {"email": email}, environ_overrides={"REMOTE_ADDR": ip}
+    )
+
+
+def test_reset_requests_are_throttled_per_account_with_the_same_answer(app, world, outbox):
+    """The sixth reset request for one address within the hour is refused — from rotating client addresses,
+    and the same way whether the account exists or not (no enumeration by the throttle). An hour later the
+    account may ask again; another account is never held up by the first one's limit."""
+    assert _settings_limit(app, "reset_rate_limit") == 5
+    known, unknown = world.users["A1.admin"], "nobody@a1.test"
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        answers = {}
+        for email in (known, unknown):
+            resps = [_forgot(email, f"192.0.2.{i}", app, world) for i in range(6)]
+            assert [r.status_code for r in resps] == [302] * 5 + [429], email
+            answers[email] = (resps[0].location, _normalised_page(resps[5]))
+        assert answers[known] == answers[unknown]
+        assert _forgot(world.users["A1.editor"], "192.0.2.1", app, world).status_code == 302
+        run_jobs(app)
+        assert len(outbox.to(known)) == 5 and len(outbox.to(world.users["A1.editor"])) == 1
+        clock.shift(timedelta(minutes=61))
+        assert _forgot(known, "192.0.2.50", app, world).status_code == 302
+        run_jobs(app)
+        assert len(outbox.to(known)) == 6
 
 
 def test_reset_token_is_single_use(app, world, outbox):

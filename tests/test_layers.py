@@ -45,6 +45,7 @@ FEATURES = (
     "usage",
     "services.reputation",  # pauses campaigns: it sits on the sending floor
     "services.campaigns",
+    "twofactor",
 )
 WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
 
@@ -112,7 +113,7 @@ def test_the_shared_core_imports_no_feature_and_no_view():
 
 
 def test_features_import_no_view():
-    assert _violations(("sending", "imports", "usage", "list_counts"), WEB) == []
+    assert _violations(("sending", "imports", "usage", "list_counts", "twofactor"), WEB) == []
 
 
 def test_the_reader_resolves_relative_imports():

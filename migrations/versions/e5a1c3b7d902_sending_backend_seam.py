@@ -1,5 +1,6 @@
 """sending backend seam: per-channel connections, delivery channel/address, event source, import lease,
-per-channel list counts, campaign backend state
+per-channel list counts, campaign backend state,
+two-factor sign-in (agency requirements, TOTP credentials, recovery codes)
 
 Revision ID: e5a1c3b7d902
 Revises: d93f1b6a2c47
@@ -129,8 +130,61 @@ def upgrade():
         "OR provider_event_id LIKE 'arf:%'"
     )
 
+    # Two-factor sign-in: the agency's requirements, each user's TOTP credential and recovery codes.
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("two_factor_staff_required", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
+            sa.Column("two_factor_clients_required", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_table(
+        "totp_credential",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("secret_encrypted", sa.Text(), nullable=False),
+        sa.Column("last_step", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agency.id"], name=op.f("fk_totp_credential_agency_id_agency"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_totp_credential_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_totp_credential")),
+        sa.UniqueConstraint("user_id", name=op.f("uq_totp_credential_user_id")),
+    )
+    op.create_index(op.f("ix_totp_credential_agency_id"), "totp_credential", ["agency_id"], unique=False)
+    op.create_table(
+        "recovery_code",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agency_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=255), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id"], ["agency.id"], name=op.f("fk_recovery_code_agency_id_agency"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_recovery_code_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_code")),
+    )
+    op.create_index(op.f("ix_recovery_code_agency_id"), "recovery_code", ["agency_id"], unique=False)
+    op.create_index(op.f("ix_recovery_code_user_id"), "recovery_code", ["user_id"], unique=False)
+
 
 def downgrade():
+    op.drop_index(op.f("ix_recovery_code_user_id"), table_name="recovery_code")
+    op.drop_index(op.f("ix_recovery_code_agency_id"), table_name="recovery_code")
+    op.drop_table("recovery_code")
+    op.drop_index(op.f("ix_totp_credential_agency_id"), table_name="totp_credential")
+    op.drop_table("totp_credential")
+    with op.batch_alter_table("agency", schema=None) as batch_op:
+        batch_op.drop_column("two_factor_clients_required")
+        batch_op.drop_column("two_factor_staff_required")
     op.drop_index(op.f("ix_provider_binding_connection_id"), table_name="provider_binding")
     op.drop_index(op.f("ix_provider_binding_client_id"), table_name="provider_binding")
     op.drop_index(op.f("ix_provider_binding_agency_id"), table_name="provider_binding")

@@ -12,4 +12,4 @@ bp.before_request(require_area("admin"))
 bp.before_request(enter_all_tenants)
 bp.teardown_request(leave_all_tenants)
 
-from . import agencies, audit, connections, jobs, outbox, overview, suppression, users  # noqa: E402,F401
+from . import agencies, audit, connections, jobs, outbox, overview, suppression, two_factor, users  # noqa: E402,F401

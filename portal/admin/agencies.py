@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import Agency, Client, User
 from ..services import DomainError, agencies
 from ..services.connections import list_connections, usage_by_connection
-from . import bp
+from . import bp, two_factor
 from .common import agency_or_404, domain_or_404, flash_error, flash_form_errors
 from .connections import defaults_form
 from .forms import AgencyCreateForm, AgencyEditForm, DomainForm
@@ -69,6 +69,8 @@ def agency_detail(agency_id: int):
             },
         ),
         domain_form=DomainForm(),
+        two_factor_form=two_factor.policy_form(agency),
+        owners=two_factor.agency_owners(agency),
     )
 
 

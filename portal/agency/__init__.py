@@ -28,4 +28,4 @@ def _inject_role():
     return {"is_owner": owner}
 
 
-from . import acting, activity, branding, clients, dashboard, reports, staff, suppression  # noqa: E402,F401
+from . import acting, activity, branding, clients, dashboard, reports, security, staff, suppression  # noqa: E402,F401

@@ -43,3 +43,29 @@ class AccountForm(FlaskForm):
 
 class ChangePasswordForm(NewPasswordForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        description=_l("The 6-digit code of your authenticator app, or one of your recovery codes."),
+    )
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=32)])
+    # Asked only when the session is not fresh (see auth.two_factor_setup): changing the second factor
+    # needs a recent proof of the password.
+    password = PasswordField(_l("Current password"), validators=[Length(max=MAX_LENGTH)])
+
+
+class TwoFactorConfirmForm(FlaskForm):
+    """Turning two-factor off or renewing the recovery codes: password and a current code again."""
+
+    password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=32)],
+        description=_l("From your authenticator app, or a recovery code."),
+    )

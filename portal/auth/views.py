@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from ..extensions import db, limiter
 from ..models.token import PURPOSE_INVITE, PURPOSE_RESET
@@ -15,7 +13,8 @@ from ..netutil import safe_next
 from ..passwords import WeakPassword, verify_password
 from ..services import DomainError, accounts
 from ..services.audit import record
-from . import bp
+from ..twofactor.policy import must_enrol
+from . import bp, two_factor
 from .forms import (
     AcceptInviteForm,
     AccountForm,
@@ -25,6 +24,7 @@ from .forms import (
     LoginForm,
     NewPasswordForm,
 )
+from .sessions import await_second_factor, home_for, start_session
 
 
 def _settings():
@@ -34,26 +34,6 @@ def _settings():
 def _account_key() -> str:
     email = (request.form.get("email") or "").strip().lower()
     return f"acct:{g.host.session_key}:{email}"
-
-
-def home_for(user) -> str:
-    if user.is_platform_admin:
-        return url_for("admin.dashboard")
-    if user.is_agency_staff:
-        return url_for("agency.dashboard")
-    return url_for("client.dashboard")
-
-
-def _start_session(user) -> None:
-    """Fresh session content on login (no fixation), bound to the host that issued it."""
-    lang = session.get("lang")
-    session.clear()
-    now = datetime.now(UTC).timestamp()
-    session.update(tenant=g.host.session_key, issued=now, seen=now)
-    if lang:
-        session["lang"] = lang
-    session.permanent = True
-    login_user(user)
 
 
 @bp.route("/")
@@ -71,9 +51,17 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(g.agency, form.email.data, form.password.data)
         if user is not None:
-            _start_session(user)
+            target = safe_next(form.next.data, home_for(user))
+            if user.has_second_factor:
+                await_second_factor(user, target)  # not signed in until the code step passes
+                db.session.commit()
+                return redirect(url_for("auth.second_factor"))
+            accounts.signed_in(user, second_factor="none")
+            start_session(user)
             db.session.commit()
-            return redirect(safe_next(form.next.data, home_for(user)))
+            if must_enrol(user, g.agency):
+                return redirect(url_for("auth.two_factor_setup"))
+            return redirect(target)
         db.session.commit()  # keep the audit row of the failure
         flash(_("Wrong email or password."), "error")
     return render_template("auth/login.html", form=form, language_form=LanguageForm(lang=_current_lang()))
@@ -141,7 +129,7 @@ def accept_invite(token: str):
             db.session.rollback()
             form.password.errors.append(str(exc))
         else:
-            _start_session(user)
+            start_session(user)
             db.session.commit()
             return redirect(home_for(user))
     return render_template("auth/accept_invite.html", form=form, invited=pending.user)
@@ -187,7 +175,9 @@ def account():
                 pw_form.password.errors.append(str(exc))
             else:
                 db.session.commit()
-                _start_session(user)  # the token rotated: re-issue this session, others are gone
+                start_session(user)  # the token rotated: re-issue this session, others are gone
                 flash(_("Your password is changed; other sessions were signed out."), "success")
                 return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form, pw_form=pw_form)
+    return render_template(
+        "auth/account.html", form=form, pw_form=pw_form, two_factor=two_factor.account_panel(user)
+    )

@@ -11,6 +11,7 @@ from .provider import ProviderBinding
 from .suppression import BlockedAddress, Suppression
 from .token import ActionToken
 from .transfer import ContactImport
+from .twofactor import RecoveryCode, TotpCredential
 from .user import Membership, User
 
 __all__ = [
@@ -41,5 +42,7 @@ __all__ = [
     "JobRun",
     "Membership",
     "ProviderBinding",
+    "RecoveryCode",
+    "TotpCredential",
     "User",
 ]

@@ -40,6 +40,9 @@ class Agency(db.Model):
     # key: connection rows reference the agency already (a cycle); a default connection cannot be deleted.
     default_email_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     default_sms_connection_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Two-factor sign-in the agency demands of its own staff, and (separately) of its clients' users.
+    two_factor_staff_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    two_factor_clients_required: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
     domains: Mapped[list[Domain]] = relationship(back_populates="agency", cascade="all, delete-orphan")

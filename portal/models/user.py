@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from ..tenancy import AgencyScoped, ClientScoped
 from .base import AgencyColumn, TZDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .twofactor import TotpCredential
 
 ROLE_PLATFORM_ADMIN = "platform_admin"
 ROLE_AGENCY_OWNER = "agency_owner"
@@ -56,6 +60,10 @@ class User(AgencyScoped, db.Model):
     membership: Mapped[Membership | None] = relationship(
         back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"
     )
+    # Loaded with the user: the request guard asks on every request whether a second factor exists.
+    totp: Mapped[TotpCredential | None] = relationship(
+        back_populates="user", uselist=False, lazy="joined", cascade="all, delete-orphan"
+    )
 
     # --- Flask-Login protocol ---
     @property
@@ -95,6 +103,10 @@ class User(AgencyScoped, db.Model):
     @property
     def client_id(self) -> int | None:
         return self.membership.client_id if self.membership else None
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp is not None
 
 
 class Membership(AgencyColumn, ClientScoped, db.Model):

@@ -40,6 +40,7 @@ def find_login_user(agency: Agency | None, email: str) -> User | None:
 
 
 def authenticate(agency: Agency | None, email: str, password: str) -> User | None:
+    """The password step. A user with a second factor is not signed in yet: see `signed_in`."""
     user = find_login_user(agency, email)
     ok = verify_password(user.password_hash if user else None, password)  # same cost when unknown
     if user is None or not ok or not user.active:
@@ -49,9 +50,13 @@ def authenticate(agency: Agency | None, email: str, password: str) -> User | Non
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = datetime.now(UTC)
-    record("login.succeeded", actor=user, agency_id=user.agency_id)
     return user
+
+
+def signed_in(user: User, *, second_factor: str) -> None:
+    """Every step passed: record the sign-in ("none", "totp" or "recovery" as the second factor)."""
+    user.last_login_at = datetime.now(UTC)
+    record("login.succeeded", actor=user, agency_id=user.agency_id, second_factor=second_factor)
 
 
 def set_password(user: User, password: str, *, actor: User | None, reason: str) -> None:
