@@ -151,7 +151,8 @@ def test_a_connection_that_cannot_send_campaigns_is_refused_at_start(app, world)
 
     s = make_campaign(app, world, contacts=PEOPLE[:1])
     with app.app_context(), bind_tenant(s.agency_id):
-        conn = Connection(agency_id=s.agency_id, kind="mailup", name="API account", options={})
+        # (an SMS gateway bound where email goes: a provider-side `mailup` connection sends campaigns now)
+        conn = Connection(agency_id=s.agency_id, kind="sms", name="API account", options={})
         db.session.add(conn)
         db.session.flush()
         db.session.scalar(select(Client).where(Client.id == s.client_id)).email_connection_id = conn.id

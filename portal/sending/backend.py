@@ -21,6 +21,7 @@ from ..extensions import db
 from ..jobs.queueing import redis_connection
 from ..models import Connection
 from ..models.connection import KIND_SMTP
+from ..providers.connection import PROVIDER_KINDS
 
 PER_MESSAGE = "per-message"
 # Kinds that send one message at a time through this loop, per channel. The MailUp and SMS issues add
@@ -48,6 +49,8 @@ def refusal(connection: Connection | None, channel: str) -> str | None:
     if connection is None:
         return None if channel == "email" else "This account has no SMS delivery connection. Ask your agency."
     if connection.kind in PER_MESSAGE_KINDS.get(channel, ()):
+        return None
+    if connection.kind in PROVIDER_KINDS.get(channel, ()):  # provider-side: portal/providers/send.py
         return None
     return f"This account's delivery connection cannot send {channel} campaigns yet. Ask your agency."
 

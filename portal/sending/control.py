@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from ..extensions import db
 from ..jobs import QUEUE_SENDS
 from ..jobs.queueing import PendingJob, enqueue_after_commit
-from ..models import Agency, Campaign, Client, Delivery, SenderDomain, SenderIdentity, User
+from ..models import Agency, Campaign, Client, Connection, Delivery, SenderDomain, SenderIdentity, User
 from ..models.campaign import (
     CAMPAIGN_CANCELLED,
     CAMPAIGN_DRAFT,
@@ -20,6 +20,9 @@ from ..models.campaign import (
     DELIVERY_PENDING,
     DELIVERY_SKIPPED,
 )
+from ..providers import translate
+from ..providers.connection import is_provider_side
+from ..providers.send import queue_provider_send
 from ..services import DomainError
 from ..services.audit import record
 from ..services.connections import resolve_connection
@@ -56,6 +59,7 @@ def ready_to_send(campaign: Campaign) -> None:
     if problems:
         raise DomainError("Before sending, the campaign needs " + ", ".join(problems) + ".")
     _check_connection(campaign.client_id, campaign.channel or "email")
+    _check_provider_content(campaign)
 
 
 def _check_connection(client_id: int, channel: str) -> None:
@@ -64,6 +68,16 @@ def _check_connection(client_id: int, channel: str) -> None:
     client = db.session.scalar(select(Client).where(Client.id == client_id))
     if client is not None:
         problem = refusal(resolve_connection(client, channel), channel)
+        if problem:
+            raise DomainError(problem)
+
+
+def _check_provider_content(campaign: Campaign) -> None:
+    """A provider-side connection personalises with its own tags: refuse, at review, what it cannot."""
+    client = db.session.scalar(select(Client).where(Client.id == campaign.client_id))
+    channel = campaign.channel or "email"
+    if client is not None and is_provider_side(resolve_connection(client, channel), channel):
+        problem = translate.problem(campaign)
         if problem:
             raise DomainError(problem)
 
@@ -132,6 +146,14 @@ def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int
 
 
 def queue_send_jobs(campaign: Campaign, generation: str) -> None:
+    connection = (
+        db.session.scalar(select(Connection).where(Connection.id == campaign.connection_id))
+        if campaign.connection_id
+        else None
+    )
+    if is_provider_side(connection, campaign.channel or "email"):
+        queue_provider_send(campaign, generation)  # the provider sends the whole campaign itself
+        return
     # Several jobs per campaign so several workers share it; extra ones simply find nothing left to claim.
     for n in range(current_app.config["PORTAL_SETTINGS"].send_jobs_per_campaign):
         enqueue_after_commit(

@@ -29,6 +29,7 @@ from ..models.campaign import (
     DELIVERY_PENDING,
     DELIVERY_SKIPPED,
 )
+from ..providers.send import lease_held
 from ..services import DomainError
 from ..tenancy import all_tenants, bind_tenant
 from .backend import refusal
@@ -140,6 +141,8 @@ def _tend(campaign_id: int, now: datetime, generation: str) -> str:
     if not counts:
         return "finished" if finish_if_done(campaign_id) else ""
     if counts.get("claimed") or (campaign.retry_at is not None and campaign.retry_at > now):
+        return ""
+    if lease_held(campaign, now):  # a provider-side send job is working on it
         return ""
     connection = (
         db.session.scalar(select(Connection).where(Connection.id == campaign.connection_id))

@@ -11,6 +11,9 @@ from sqlalchemy import select
 from ..backends.base import BackendError
 from ..extensions import db
 from ..models import Campaign, Client
+from ..providers.connection import is_provider_side
+from ..providers.send import send_tests
+from ..providers.translate import UntranslatableContent
 from ..services.connections import resolve_connection
 from .backend import new_backend
 from .email_content import MessageError, compose, email_content
@@ -23,6 +26,11 @@ class CopyNotSent(Exception):
 def send_test_messages(campaign: Campaign, addresses: list[str], values: dict) -> int:
     client = db.session.scalar(select(Client).where(Client.id == campaign.client_id))
     connection = resolve_connection(client, campaign.channel or "email")
+    if is_provider_side(connection, campaign.channel or "email"):
+        try:
+            return send_tests(campaign, connection, addresses, values)
+        except (BackendError, UntranslatableContent) as exc:
+            raise CopyNotSent(str(exc)) from exc
     content = email_content(campaign, test=True)
     sent, backend = 0, None
     try:
