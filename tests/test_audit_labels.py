@@ -28,21 +28,37 @@ def _actions(node: ast.expr) -> list[str]:
     raise AssertionError(f"audit action that is not a literal: {ast.unparse(node)}")
 
 
+def _audit_names(tree: ast.Module) -> set[str]:
+    """Names a module binds to the audit service's `record` (`from ..services.audit import record`)."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "audit"
+        for alias in node.names
+        if alias.name == "record"
+    }
+
+
 def _recorded_actions() -> dict[str, str]:
+    """Calls of the audit service's `record`: the imported name, or `audit.record(...)`."""
     found = {}
     for path in sorted(PORTAL.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if path.name == "audit.py":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        names = _audit_names(tree)
+        for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
             func = node.func
-            name = (
-                func.id
-                if isinstance(func, ast.Name)
-                else func.attr
-                if isinstance(func, ast.Attribute)
-                else ""
+            direct = isinstance(func, ast.Name) and func.id in names
+            qualified = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "record"
+                and isinstance(func.value, ast.Name)
+                and func.value.id in ("audit", "audit_svc")
             )
-            if name != "record" or path.name == "audit.py":
+            if not (direct or qualified):
                 continue
             for action in _actions(node.args[0]):
                 found[action] = f"{path.relative_to(PORTAL.parent)}:{node.lineno}"

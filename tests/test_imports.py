@@ -126,7 +126,10 @@ def test_import_counts_errors_and_subscriptions(app, world):
             select(func.count()).select_from(Subscription).where(Subscription.list_id == list_id)
         )
         assert subs == 3
-        assert db.session.scalar(select(MailingList.email_subscribed_count).where(MailingList.id == list_id)) == 3
+        assert (
+            db.session.scalar(select(MailingList.email_subscribed_count).where(MailingList.id == list_id))
+            == 3
+        )
         assert db.session.scalar(select(JobRun.state).where(JobRun.id == run_id)) == "done"
 
 
@@ -340,7 +343,9 @@ def test_chunks_settle_numbers_duplicates_and_suppression_like_one_pass(app, wor
     assert "suppression" in reasons[6][1]
     with app.app_context(), bind_tenant(ag, cid):
         stored = {(c.email, c.phone, c.fields.get("nome")) for c in db.session.scalars(select(Contact))}
-        subscribed = db.session.scalar(select(MailingList.email_subscribed_count).where(MailingList.id == list_id))
+        subscribed = db.session.scalar(
+            select(MailingList.email_subscribed_count).where(MailingList.id == list_id)
+        )
     assert stored == {
         ("anna@example.com", "+393471234567", "Anna"),
         ("bruno@example.com", None, "Bruno"),

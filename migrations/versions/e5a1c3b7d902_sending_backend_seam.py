@@ -56,9 +56,7 @@ def upgrade():
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.add_column(sa.Column("connection_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("provider_state", sa.JSON(), nullable=False, server_default="{}"))
-        batch_op.add_column(
-            sa.Column("backend_failures", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch_op.add_column(sa.Column("backend_failures", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("provider_lease_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
@@ -74,7 +72,9 @@ def upgrade():
         batch_op.alter_column("email", new_column_name="address", existing_type=sa.String(length=254))
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("channel", sa.String(length=8), nullable=False, server_default="email"))
-        batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=False, server_default="portal"))
+        batch_op.add_column(
+            sa.Column("source", sa.String(length=16), nullable=False, server_default="portal")
+        )
         batch_op.drop_constraint("uq_event_provider_event_id", type_="unique")
         batch_op.create_unique_constraint(
             batch_op.f("uq_event_client_id_source_provider_event_id"),
