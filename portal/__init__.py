@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from .client import bp as client_bp
     from .jobs.views import bp as jobs_bp
     from .mailpublic import bp as mailpublic_bp
+    from .providers.views import bp as providerhooks_bp
     from .public import bp as public_bp
     from .reports import bp as reports_bp
     from .suppressions import bp as suppressions_bp
@@ -122,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
         campaigns_bp,
         reports_bp,
         mailpublic_bp,
+        providerhooks_bp,
         jobs_bp,
     )
     for bp in blueprints:

@@ -35,6 +35,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "mailpublic.click",
         "mailpublic.view",
         "mailpublic.image",
+        # The email provider's callbacks (unsubscribes, profile updates): a per-binding secret in the path.
+        "providerhooks.callback",
     }
 )
 
@@ -62,6 +64,7 @@ BLUEPRINT_HOSTS = {
     "campaigns": {KIND_AGENCY},
     "reports": {KIND_AGENCY},
     "mailpublic": {KIND_AGENCY},
+    "providerhooks": {KIND_AGENCY},
     "auth": {KIND_ADMIN, KIND_AGENCY},
     "public": {KIND_ADMIN, KIND_AGENCY},
     "jobs": {KIND_ADMIN, KIND_AGENCY},

@@ -30,9 +30,15 @@ def emulator_fixture():
     handle.stop()
 
 
-def bind_mailup(app, agency_id: int, client_id: int, url: str, **options) -> int:
-    """A `mailup` connection of the agency on the emulator, bound to the client for email."""
+def bind_mailup(app, agency_id: int, client_id: int, url: str, *, connection_id=None, **options) -> int:
+    """A `mailup` connection of the agency on the emulator (or `connection_id`), bound to the client."""
     with app.app_context(), bind_tenant(agency_id):
+        if connection_id is not None:
+            db.session.scalar(
+                select(Client).where(Client.id == client_id)
+            ).email_connection_id = connection_id
+            db.session.commit()
+            return connection_id
         conn = Connection(
             agency_id=agency_id,
             kind="mailup",
@@ -57,12 +63,23 @@ def bind_mailup(app, agency_id: int, client_id: int, url: str, **options) -> int
         return conn.id
 
 
-def mailup_campaign(app, world, url: str, *, people=PEOPLE, client_key="A1", html=HTML, **options) -> Setup:
+def mailup_campaign(
+    app, world, url: str, *, people=PEOPLE, client_key="A1", html=HTML, connection_id=None, **options
+) -> Setup:
     s = make_campaign(
         app, world, contacts=people, client_key=client_key, html=html, subject="News for {{ first_name }}"
     )
-    bind_mailup(app, s.agency_id, s.client_id, url, **options)
+    bind_mailup(app, s.agency_id, s.client_id, url, connection_id=connection_id, **options)
     return s
+
+
+def pull(app, s: Setup) -> dict:
+    """The pull job of the campaign's connection, as the ticker's fan-out queues it."""
+    from portal.jobs.runner import execute
+
+    with app.app_context():
+        connection_id = campaign_row(app, s).connection_id
+    return execute("providers.pull", s.agency_id, None, {"connection_id": connection_id})
 
 
 def start(app, s: Setup) -> None:

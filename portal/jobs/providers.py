@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..providers.pull import pull_all, pull_connection
 from ..providers.send import run_send
 from .runner import register
 
@@ -9,3 +10,13 @@ from .runner import register
 @register("providers.send")
 def run_provider_send(campaign_id: int) -> str:
     return run_send(campaign_id)
+
+
+@register("providers.pull_all")
+def run_pull_all() -> list[int]:
+    return pull_all()
+
+
+@register("providers.pull")
+def run_pull(connection_id: int) -> dict:
+    return pull_connection(connection_id)

@@ -9,13 +9,14 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 
-from . import QUEUE_DEFAULT
+from . import QUEUE_DEFAULT, QUEUE_SYNC
 from .queueing import PendingJob, enqueue_now
 
 PERIODIC = (  # (job name, queue, seconds)
     ("sending.sweep", QUEUE_DEFAULT, 30),
     ("imports.sweep", QUEUE_DEFAULT, 30),
     ("exports.remove_expired", QUEUE_DEFAULT, 3600),
+    ("providers.pull_all", QUEUE_SYNC, 600),  # one pull job per provider-side connection
 )
 
 

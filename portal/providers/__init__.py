@@ -7,5 +7,7 @@ binding.py     binding a client: its list at the provider and the map of its fie
 translate.py   merge tags → the provider's dynamic fields; what cannot be translated is refused at review
 send.py        the resumable send job: push the audience, create the message, send, mark deliveries
 pull.py        the periodic pull-back per connection: events, suppression, the list's opt-outs
+suppress.py    suppression entries learned in bulk, set-based
 webhooks.py    the callback receiver (unsubscribes, profile updates) on a per-binding secret URL
+views.py       its public route
 """

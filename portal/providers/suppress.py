@@ -1,0 +1,92 @@
+"""Suppression entries learned in bulk from a provider, set-based: one INSERT … ON CONFLICT DO NOTHING for
+the whole batch (an address already suppressed keeps its first entry), then one UPDATE per reason for
+the subscriptions of the newly suppressed addresses (RETURNING the lists that lose a subscriber, so the
+kept counts move by what changed). The same rules as `services.suppression.add`, per batch instead of
+per address: a hard bounce makes subscriptions 'bounced', a complaint 'complained', anything else
+'unsubscribed'; every new entry is one audit row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ..extensions import db
+from ..imports.addresses import InvalidAddress, normalise_email
+from ..list_counts import adjust as adjust_counts
+from ..models import Client, Contact, Subscription, Suppression
+from ..models.audience import CHANNEL_EMAIL, SUB_SUBSCRIBED
+from ..services.audit import record
+
+STATUS = {"hard_bounce": "bounced", "soft_bounce_limit": "bounced", "complaint": "complained"}
+
+
+def suppress_many(client: Client, entries: list[tuple[str, str, str, str]]) -> list[str]:
+    """`entries`: (address, reason, source, note). Returns the addresses newly suppressed."""
+    values, seen = [], set()
+    now = datetime.now(UTC)
+    for raw, reason, source, note in entries:
+        try:
+            address = normalise_email(raw)
+        except InvalidAddress:
+            continue
+        if address in seen:
+            continue
+        seen.add(address)
+        values.append(
+            {
+                "agency_id": client.agency_id,
+                "client_id": client.id,
+                "channel": CHANNEL_EMAIL,
+                "address": address,
+                "reason": reason,
+                "source": source[:64],
+                "note": note,
+                "created_at": now,
+            }
+        )
+    if not values:
+        return []
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    added = {
+        address
+        for (address,) in db.session.execute(
+            insert(Suppression)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["client_id", "channel", "address"])
+            .returning(Suppression.address)
+        ).all()
+    }
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for v in values:
+        if v["address"] in added:
+            by_reason[v["reason"]].append(v["address"])
+            record(
+                "suppression.added",
+                actor=None,
+                agency_id=client.agency_id,
+                client_id=client.id,
+                target=v["address"],
+                reason=v["reason"],
+                channel=CHANNEL_EMAIL,
+            )
+    left = []
+    for reason, addresses in by_reason.items():
+        contacts = select(Contact.id).where(Contact.client_id == client.id, Contact.email.in_(addresses))
+        left += db.session.execute(
+            update(Subscription)
+            .where(
+                Subscription.client_id == client.id,
+                Subscription.channel == CHANNEL_EMAIL,
+                Subscription.status == SUB_SUBSCRIBED,
+                Subscription.contact_id.in_(contacts),
+            )
+            .values(status=STATUS.get(reason, "unsubscribed"))
+            .returning(Subscription.list_id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    adjust_counts(client.id, [(list_id, CHANNEL_EMAIL, -1) for (list_id,) in left])
+    return sorted(added)
