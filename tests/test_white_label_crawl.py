@@ -7,6 +7,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from .mailup_backend_support import emulator_fixture  # noqa: F401 (fixture)
 from .support import client_for
 
 HREF = re.compile(r'href="([^"#]+)"')
@@ -109,3 +110,67 @@ def test_connection_audit_rows_do_not_name_the_provider(app, world):
         written = [f"{e.target} {e.details}" for e in rows]
     assert len(written) == 4
     assert not [w for w in written if PROVIDER.search(w)], written
+
+
+@pytest.mark.parametrize("user_key,start", [("A1.admin", "/app/"), ("AG1.owner", "/agency/")])
+def test_a_client_sending_through_the_provider_sees_no_provider(app, world, emulator, user_key, start):
+    """A client bound to a `mailup` connection on the emulator: a campaign sent and its events pulled
+    back (opens, clicks, a bounce, a complaint), a campaign paused by an outage, a draft whose merge tags
+    the provider cannot take. Reports, suppression, campaign and review pages name nobody."""
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Campaign
+    from portal.providers import send as provider_send
+    from portal.tenancy import bind_tenant
+
+    from .mailup_backend_support import ACCOUNT, campaign_row, mailup_campaign, pull, run_jobs
+    from .mailup_backend_support import start as start_send
+
+    url, handle = emulator
+    people = [("anna@example.org", "Anna"), ("bruno@example.org", "Bruno"), ("carla@example.org", "Carla")]
+    s = mailup_campaign(app, world, url, people=people)
+    start_send(app, s)
+    run_jobs(app)
+    mid, user = campaign_row(app, s).provider_state["message_id"], ACCOUNT.username
+    handle.state.simulate(user, "view", mid, "anna@example.org")
+    handle.state.simulate(user, "click", mid, "anna@example.org", url="https://shop.example.com/sale")
+    handle.state.simulate(user, "hard_bounce", mid, "bruno@example.org")
+    handle.state.simulate(user, "complaint", mid, "carla@example.org")
+    pull(app, s)
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+        sent = db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id))
+        for name, html in (("Outage", sent.html), ("Filters", "<p>{{ first_name | default('you') }}</p>")):
+            db.session.add(
+                Campaign(
+                    agency_id=s.agency_id,
+                    client_id=s.client_id,
+                    name=name,
+                    subject="Hello",
+                    html=html,
+                    sender_id=sent.sender_id,
+                    audience=sent.audience,
+                )
+            )
+        db.session.commit()
+        outage = db.session.scalar(select(Campaign).where(Campaign.name == "Outage"))
+        outage_id = outage.id
+    handle.state.inject_fault(503, count=10_000)
+    outage_setup = type(s)(**{**s.__dict__, "campaign_id": outage_id})
+    start_send(app, outage_setup)
+    for _ in range(provider_send.BREAKER_LIMIT):
+        with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+            provider_send.run_send(outage_id)
+    assert campaign_row(app, outage_setup).status == "paused"
+    handle.state.faults.clear()
+
+    pages = _crawl(client_for(app, world, user_key), start)
+    assert len(pages) >= 5 and all(code < 500 for code in pages.values())
+    if user_key == "A1.admin":  # the report of the pulled campaign, the paused one, the refused draft
+        for path in (
+            f"/app/reports/campaigns/{s.campaign_id}",
+            f"/app/campaigns/{outage_id}",
+            "/app/suppression",
+        ):
+            assert pages.get(path) == 200, path
+        assert any(p.endswith("/review") for p in pages)
