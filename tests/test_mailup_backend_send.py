@@ -172,3 +172,33 @@ def test_test_sends_use_the_single_recipient_send(app, world, emulator):
     assert message.subject.startswith("[Test] ")
     assert [d["address"] for d in handle.state.deliveries(ACCOUNT.username)] == ["qa@example.net"]
     assert campaign_row(app, s).status == "draft"
+
+
+def test_the_campaign_page_shows_which_step_the_provider_send_is_at(app, world, emulator):
+    from .support import client_for
+
+    url, _ = emulator
+    s = mailup_campaign(app, world, url)
+    start(app, s)
+    web = client_for(app, world, "A1.admin")
+    path = f"/app/campaigns/{s.campaign_id}/progress.json"
+    steps = []
+    for state in (
+        {"ref": "c1-x"},
+        {"ref": "c1-x", "audience_done": True},
+        {"ref": "c1-x", "audience_done": True, "message_id": 5},
+    ):
+        with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+            db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id)).provider_state = state
+            db.session.commit()
+        steps.append(web.get(path).get_json()["message"])
+    assert steps == [
+        "Handing the recipients over to the delivery service…",
+        "Preparing the message…",
+        "Starting the send…",
+    ]
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):  # the made-up steps above undone
+        db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id)).provider_state = {}
+        db.session.commit()
+    run_jobs(app)
+    assert web.get(path).get_json()["message"] == "Sent."

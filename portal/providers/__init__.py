@@ -10,4 +10,5 @@ pull.py        the periodic pull-back per connection: events, suppression, the l
 suppress.py    suppression entries learned in bulk, set-based
 webhooks.py    the callback receiver (unsubscribes, profile updates) on a per-binding secret URL
 views.py       its public route
+progress.py    which step a provider-side send is at, for the campaign page
 """

@@ -39,6 +39,7 @@ from ..models.campaign import (
     DELIVERY_SKIPPED,
     EDITABLE,
 )
+from ..providers.progress import step_message
 from . import DomainError, NotFound
 from .audit import record
 from .i18n_safe import _
@@ -115,7 +116,7 @@ def progress(campaign: Campaign) -> dict:
         "skipped": counts.get(DELIVERY_SKIPPED, 0),
         "pending": counts.get(DELIVERY_PENDING, 0) + counts.get("claimed", 0),
         "eta_seconds": None,
-        "message": (campaign.message or messages.get(campaign.status, "")),
+        "message": (campaign.message or step_message(campaign) or messages.get(campaign.status, "")),
         "result_url": None,
     }
 
