@@ -128,6 +128,8 @@ def test_mailup_and_sms_connections(app, world):
         "username": "m12345",
         "console_host": "services.mailup.com",
         "no_logo": True,
+        "account_model": "shared",  # a list per client in a shared account unless the operator says so
+        "list_id": None,
     }
     raw = _raw_rows(app)
     for secret in (MAILUP_SECRET, MAILUP_PASSWORD, "sms-key-987"):

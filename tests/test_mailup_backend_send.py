@@ -202,3 +202,24 @@ def test_the_campaign_page_shows_which_step_the_provider_send_is_at(app, world, 
         db.session.commit()
     run_jobs(app)
     assert web.get(path).get_json()["message"] == "Sent."
+
+
+def test_one_account_per_client_uses_its_list_and_the_operator_sees_the_binding(app, world, emulator):
+    from .support import client_for
+
+    url, handle = emulator
+    s = mailup_campaign(app, world, url, account_model="per_client")
+    start(app, s)
+    run_jobs(app)
+    account = handle.state.account(ACCOUNT.username)
+    binding = binding_row(app, s)
+    assert binding.list_id == 1 and list(account.lists) == [1]  # no list created
+    assert campaign_row(app, s).status == "sent"
+
+    connection_id = campaign_row(app, s).connection_id
+    page = client_for(app, world, "admin").get(
+        f"/admin/agencies/{s.agency_id}/connections/{connection_id}/edit"
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-testid="provider-bindings"' in html
+    assert f"/hooks/e/{binding.webhook_token}" in html and "1 → 1 (nome)" in html

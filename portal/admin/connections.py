@@ -8,6 +8,8 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models.connection import KIND_SMTP, KINDS
+from ..providers.binding import bindings_of
+from ..providers.connection import is_provider_side
 from ..services import DomainError, NotFound
 from ..services import connection_bindings as bindings
 from ..services import connections as service
@@ -93,6 +95,7 @@ def connection_edit(agency_id: int, connection_id: int):
         form=form,
         connection=connection,
         secrets_set=secrets_set,
+        bindings=bindings_of(connection) if is_provider_side(connection) else [],
     )
 
 

@@ -87,8 +87,21 @@ class MailupConnectionForm(_ConnectionForm):
         _l("Console host"), default="services.mailup.com", validators=[DataRequired(), Length(max=253)]
     )
     no_logo = BooleanField(_l("“NO LOGO” white-label account"), default=True)
+    account_model = SelectField(
+        _l("Account model"),
+        choices=choices(
+            [
+                ("shared", _l("One list per client in a shared account")),
+                ("per_client", _l("One account per client (its existing list)")),
+            ]
+        ),
+        default="shared",
+    )
+    list_id = IntegerField(
+        _l("List id (one account per client)"), validators=[Optional(), NumberRange(min=1)]
+    )
 
-    option_fields = ("client_id", "username", "console_host", "no_logo")
+    option_fields = ("client_id", "username", "console_host", "no_logo", "account_model", "list_id")
     secret_fields = ("client_secret", "password")
 
 

@@ -118,3 +118,37 @@ def refresh_fields(binding: ProviderBinding, client: Client) -> dict:
     if mapped != binding.field_map:
         binding.field_map = mapped
     return mapped
+
+
+def bindings_of(connection: Connection) -> list[dict]:
+    """For the back-office (the only place that may name the provider): every client bound to the
+    connection, its list, the field map, the pull state and the callback URL to configure."""
+    with all_tenants():
+        agency = db.session.get(Agency, connection.agency_id)
+        rows = db.session.execute(
+            select(ProviderBinding, Client.name)
+            .join(Client, Client.id == ProviderBinding.client_id)
+            .where(ProviderBinding.connection_id == connection.id)
+            .order_by(Client.name)
+        ).all()
+    host = agency.canonical_domain.host if agency is not None and agency.canonical_domain else ""
+    out = []
+    for binding, client_name in rows:
+        fmap = binding.field_map or {}
+        out.append(
+            {
+                "client": client_name,
+                "list_id": binding.list_id,
+                "list_guid": binding.list_guid,
+                "fields": ", ".join(
+                    f"{n} → {v['id']} ({v['name']})" for n, v in sorted((fmap.get("fields") or {}).items())
+                ),
+                "links": ", ".join(
+                    f"{k} → {v['id']} ({v['name']})" for k, v in (fmap.get("links") or {}).items()
+                ),
+                "last_pull_at": binding.last_pull_at,
+                "last_error": binding.last_error,
+                "callback_url": f"https://{host}/hooks/e/{binding.webhook_token}" if host else "",
+            }
+        )
+    return out

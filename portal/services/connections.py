@@ -32,7 +32,7 @@ SMTP_TIMEOUT = 10
 # Which keys each kind keeps in clear (options) and sealed (secrets).
 OPTION_KEYS = {
     KIND_SMTP: ("host", "port", "tls", "username"),
-    KIND_MAILUP: ("client_id", "username", "console_host", "no_logo"),
+    KIND_MAILUP: ("client_id", "username", "console_host", "no_logo", "account_model", "list_id"),
     KIND_SMS: ("provider",),
 }
 SECRET_KEYS = {
@@ -145,6 +145,13 @@ def _clean_options(kind: str, options: dict) -> dict:
             raise FieldError("username", _("Username: this field is required."))
         opts["console_host"] = _host(opts["console_host"] or "services.mailup.com", "console_host", _("Host"))
         opts["no_logo"] = bool(opts["no_logo"])
+        # §18: a list per client in a shared account, or an account per client (its existing list).
+        if opts["account_model"] not in ("shared", "per_client"):
+            opts["account_model"] = "shared"
+        try:
+            opts["list_id"] = int(opts["list_id"]) if opts["list_id"] else None
+        except (TypeError, ValueError):
+            raise FieldError("list_id", _("List id: enter a whole number.")) from None
     elif kind == KIND_SMS:
         if not opts["provider"]:
             raise FieldError("provider", _("Provider: this field is required."))
