@@ -153,3 +153,17 @@ def test_the_callback_url_accepts_unsubscribes_and_profile_updates(app, world, e
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
         bruno = db.session.scalar(select(Contact).where(Contact.email == "bruno@example.org"))
         assert bruno.fields["first_name"] == "Bruno B."
+
+
+def test_the_providers_soft_bounce_limit_is_a_soft_bounce_limit_here(app, world, emulator):
+    url, handle = emulator
+    s = mailup_campaign(app, world, url, people=PEOPLE[:2])
+    start(app, s)
+    run_jobs(app)
+    mid = campaign_row(app, s).provider_state["message_id"]
+    for _ in range(handle.state.options.soft_bounce_limit):
+        handle.state.simulate(ACCOUNT.username, "soft_bounce", mid, "anna@example.org")
+    pull(app, s)
+    kinds, entries = _seen(app, s)
+    assert kinds["bounce"] == 1  # one soft bounce event per recipient and message
+    assert entries == {"anna@example.org": ("soft_bounce_limit", "bounce")}

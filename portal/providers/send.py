@@ -158,7 +158,10 @@ def _send(campaign_id: int) -> str:
             f"c{campaign.id}-{secrets.token_hex(4)}"  # the group's unique name, the message's notes
         )
         record({"ref": state["ref"], "list_id": binding.list_id})
-    backend = MailupCampaign(provider_client(connection), binding.list_id, record=record)
+    # An import poll gives up well before the lease runs out (the job then waits and resumes polling).
+    backend = MailupCampaign(
+        provider_client(connection), binding.list_id, record=record, import_wait_s=LEASE.total_seconds() / 3
+    )
     content = translate(campaign, binding)  # before anything is pushed: refused content pushes nothing
     pending = db.session.scalar(
         select(func.count())
@@ -166,7 +169,6 @@ def _send(campaign_id: int) -> str:
         .where(Delivery.campaign_id == campaign_id, Delivery.status == DELIVERY_PENDING)
     )
     state = backend.sync_audience(state, _members(campaign, binding, state), total=pending)
-    state["preheader"] = ""  # the preheader is inside the translated HTML already
     state = backend.create_message(state, subject=content.subject, html=content.html, text=content.text)
     state = backend.send(state)
     _mark_sent(campaign_id, state)
