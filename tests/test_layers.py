@@ -46,6 +46,7 @@ FEATURES = (
     "services.reputation",  # pauses campaigns: it sits on the sending floor
     "services.campaigns",
     "twofactor",
+    "providers",  # provider-side sending, pull-back and callbacks
 )
 WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from ..backends.base import AudienceMember, BackendUnavailable
+from ..backends.base import AudienceMember, BackendError, BackendUnavailable
 from ..backends.mailup import MailupRequestRefused
 from ..backends.mailup.campaign import MailupCampaign
 from ..extensions import db
@@ -122,6 +122,9 @@ def run_send(campaign_id: int) -> str:
     except (MailupRequestRefused, UntranslatableContent) as exc:
         _pause(campaign_id, f"Sending paused: {exc}. Fix it and resume the campaign.")
         return "paused"
+    except BackendError as exc:  # an answer that could not be read: like an outage, wait and retry
+        _backoff(campaign_id, exc.detail)
+        return "waiting"
     finally:
         _release(campaign_id)
 
