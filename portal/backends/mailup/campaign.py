@@ -75,9 +75,14 @@ class MailupCampaign:
         sync_max: int = SYNC_MAX,
         import_batch: int = IMPORT_BATCH,
         import_wait_s: float = 600,
+        poll_s: float | None = None,
     ):
         self.client, self.list_id, self.record = client, int(list_id), record
         self.sync_max, self.import_batch, self.import_wait_s = sync_max, import_batch, import_wait_s
+        # The first status read of an import comes after two of the account's call intervals: waiting
+        # for an import is calls we may make anyway, and a batch is done sooner (then 1.5x longer).
+        rate = client.config.rate_per_s or 5.0
+        self.poll_s = poll_s if poll_s is not None else min(1.0, 2.0 / rate)
 
     def _save(self, state: dict, updates: dict) -> None:
         state.update(updates)
@@ -127,7 +132,9 @@ class MailupCampaign:
         return self.client.create_group(self.list_id, name, notes=name).id
 
     def _finish_import(self, state: dict) -> None:
-        status = self.client.wait_for_import(int(state["import_id"]), max_wait_s=self.import_wait_s)
+        status = self.client.wait_for_import(
+            int(state["import_id"]), max_wait_s=self.import_wait_s, first_poll_s=self.poll_s
+        )
         if not status.completed:
             raise BackendUnavailable("the delivery service is still loading the audience")
         self._save(state, {"import_id": None, "pushed_through": state["import_last"]})
