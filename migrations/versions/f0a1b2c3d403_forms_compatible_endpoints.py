@@ -1,0 +1,23 @@
+"""subscription forms, double opt-in confirmations, MailUp-compatible endpoint settings (issue 11)
+
+Revision ID: f0a1b2c3d403
+Revises: f0a1b2c3d402
+Create Date: 2026-12-01 12:00:00
+
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "f0a1b2c3d403"
+down_revision = "f0a1b2c3d402"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass

@@ -1,0 +1,23 @@
+"""adopting an existing provider account; provider backend additions (issues 8 and 13)
+
+Revision ID: f0a1b2c3d405
+Revises: f0a1b2c3d404
+Create Date: 2026-12-01 12:00:00
+
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "f0a1b2c3d405"
+down_revision = "f0a1b2c3d404"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
