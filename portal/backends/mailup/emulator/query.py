@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 DEFAULT_PAGE_SIZE = 20
+# The largest pageSize answered; a larger one is served at this size (the wrapper says so). MailUp does not
+# state its own cap (reference §21): clients must follow PageSize/Skipped, not assume theirs was honoured.
+MAX_PAGE_SIZE = 1000
 
 
 class QueryError(ValueError):

@@ -123,7 +123,7 @@ def paged(records: list, fmt=None) -> Response:
     """A paged collection: 0-based `pageNumber` (alias `pageNum`), `pageSize` (default 20), then
     `filterby` and `orderby` on the formatted items. Without them only the page's records are formatted."""
     fmt = fmt or (lambda x: x)
-    size = int_arg("pageSize", query.DEFAULT_PAGE_SIZE)
+    size = min(int_arg("pageSize", query.DEFAULT_PAGE_SIZE), query.MAX_PAGE_SIZE)
     number = int_arg("pageNumber", 0, "pageNum")
     filterby, orderby = arg("filterby"), arg("orderby")
     if not (filterby or "").strip() and not (orderby or "").strip():
