@@ -1,5 +1,6 @@
 """All models, one module per aggregate. Import from here."""
 
+from .adoption import Adoption, AdoptionMember, AdoptionRecord
 from .agency import AGENCY_ACTIVE, AGENCY_SUSPENDED, Agency, Domain
 from .audience import Contact, Field, MailingList, Segment, Subscription
 from .audit import AuditEvent
@@ -20,6 +21,9 @@ __all__ = [
     "CLIENT_ACTIVE",
     "CLIENT_SUSPENDED",
     "ActionToken",
+    "Adoption",
+    "AdoptionMember",
+    "AdoptionRecord",
     "BlockedAddress",
     "Campaign",
     "Delivery",
