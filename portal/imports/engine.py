@@ -78,6 +78,8 @@ class Options:
     clear_blanks: bool = False  # blank cells remove stored values instead of keeping them
     source: str = "import"
     consent_ip: str = ""
+    # The channels whose subscriptions the import writes (an adoption imports each channel's status apart).
+    channels: tuple[str, ...] = ("email", "sms")
 
 
 @dataclass

@@ -76,8 +76,8 @@ class Stage:
         self.target_lists: list[int] = []
         self.targets: list[str] = []
         for list_id, email_on, sms_on in self.lists:
-            for enabled, column in ((email_on, "email"), (sms_on, "phone")):
-                if enabled:
+            for enabled, column, channel in ((email_on, "email", "email"), (sms_on, "phone", "sms")):
+                if enabled and channel in options.channels:
                     self.target_lists.append(list_id)
                     self.targets.append(column)
         self.phones = self.phone_only = 0  # rows of the staged chunk with a number / with a number only

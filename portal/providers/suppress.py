@@ -15,22 +15,28 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
-from ..imports.addresses import InvalidAddress, normalise_email
+from ..imports.addresses import InvalidAddress, normalise_email, normalise_phone
 from ..list_counts import adjust as adjust_counts
 from ..models import Client, Contact, Subscription, Suppression
-from ..models.audience import CHANNEL_EMAIL, SUB_SUBSCRIBED
+from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_SUBSCRIBED
 from ..services.audit import record
 
 STATUS = {"hard_bounce": "bounced", "soft_bounce_limit": "bounced", "complaint": "complained"}
 
 
-def suppress_many(client: Client, entries: list[tuple[str, str, str, str]]) -> list[str]:
-    """`entries`: (address, reason, source, note). Returns the addresses newly suppressed."""
+def suppress_many(
+    client: Client, entries: list[tuple[str, str, str, str]], channel: str = CHANNEL_EMAIL
+) -> list[str]:
+    """`entries`: (address, reason, source, note) — email addresses, or numbers on the SMS channel.
+    Returns the addresses newly suppressed."""
     values, seen = [], set()
     now = datetime.now(UTC)
     for raw, reason, source, note in entries:
         try:
-            address = normalise_email(raw)
+            if channel == CHANNEL_SMS:
+                address = normalise_phone(raw, client.default_region or "IT")
+            else:
+                address = normalise_email(raw)
         except InvalidAddress:
             continue
         if address in seen:
@@ -40,7 +46,7 @@ def suppress_many(client: Client, entries: list[tuple[str, str, str, str]]) -> l
             {
                 "agency_id": client.agency_id,
                 "client_id": client.id,
-                "channel": CHANNEL_EMAIL,
+                "channel": channel,
                 "address": address,
                 "reason": reason,
                 "source": source[:64],
@@ -71,16 +77,17 @@ def suppress_many(client: Client, entries: list[tuple[str, str, str, str]]) -> l
                 client_id=client.id,
                 target=v["address"],
                 reason=v["reason"],
-                channel=CHANNEL_EMAIL,
+                channel=channel,
             )
     left = []
     for reason, addresses in by_reason.items():
-        contacts = select(Contact.id).where(Contact.client_id == client.id, Contact.email.in_(addresses))
+        column = Contact.phone if channel == CHANNEL_SMS else Contact.email
+        contacts = select(Contact.id).where(Contact.client_id == client.id, column.in_(addresses))
         left += db.session.execute(
             update(Subscription)
             .where(
                 Subscription.client_id == client.id,
-                Subscription.channel == CHANNEL_EMAIL,
+                Subscription.channel == channel,
                 Subscription.status == SUB_SUBSCRIBED,
                 Subscription.contact_id.in_(contacts),
             )
@@ -88,5 +95,5 @@ def suppress_many(client: Client, entries: list[tuple[str, str, str, str]]) -> l
             .returning(Subscription.list_id)
             .execution_options(synchronize_session=False)
         ).all()
-    adjust_counts(client.id, [(list_id, CHANNEL_EMAIL, -1) for (list_id,) in left])
+    adjust_counts(client.id, [(list_id, channel, -1) for (list_id,) in left])
     return sorted(added)
