@@ -40,6 +40,11 @@ def seed_demo_command() -> None:
         ("client admin", CLIENT_ADMIN),
     ):
         click.echo(f"  {who:13} {email} / {password}")
+    from .providers.demo import CLIENT_ADMIN as MAILUP_CLIENT_ADMIN
+    from .providers.demo import emulator_url
+
+    if emulator_url():  # the MailUp demo client exists only when the emulator ran (make dev)
+        click.echo(f"  {'client admin':13} {MAILUP_CLIENT_ADMIN[0]} / {MAILUP_CLIENT_ADMIN[1]}  (MailUp demo)")
 
 
 @click.command("worker")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 DEV_ENV_NAME = "dev.env"
+EMBEDDED_MAILUP_PORT = 8030  # as `portal mailup-emulator`
 
 
 def instance_dir() -> Path:
@@ -85,6 +86,7 @@ def _banner(settings, port: int) -> str:
         f"  back-office           http://admin.{base}{p}  --  admin@portal.localhost / portal-admin",
         f'  agency "Demo Agency"  http://demo.{base}{p}  --  owner@demo.localhost / demo-owner',
         '  client "Demo Client"  client@demo.localhost / demo-client  (log in on the agency host)',
+        '  client "Demo MailUp Client"  mailup@demo.localhost / demo-mailup  (sends through the MailUp emulator)',
         "",
         "  two-factor sign-in    the back-office requires it: at the first sign-in the operator is led to",
         "                        its set-up page; scan the QR code with any authenticator app, or take the",
@@ -101,6 +103,9 @@ def _banner(settings, port: int) -> str:
         )
     else:
         lines.append(f"  outgoing mail         SMTP relay {settings.smtp_host}:{settings.smtp_port}")
+    mailup = os.environ.get("PORTAL_DEV_MAILUP_URL")
+    if mailup:
+        lines.append(f"  MailUp emulator       {mailup}  (admin: {mailup}/_emulator/)")
     lines += ["", "Press Ctrl-C to stop.", "=" * 76, ""]
     return "\n".join(lines)
 
@@ -118,6 +123,29 @@ def _start_bounces(app, settings):
         return None
     print(f"==> inbound SMTP for {settings.bounce_domain} on 127.0.0.1:{port}", flush=True)
     return controller
+
+
+def _start_mailup_emulator(instance: Path):
+    """The MailUp API emulator in a thread of this process, its state kept in instance/ so the seeded
+    MailUp client's list and campaign are still there at the next start. The seed (another process)
+    finds it through PORTAL_DEV_MAILUP_URL. An emulator already given in that variable is used as is."""
+    from portal.backends.mailup.emulator import build_state, start_emulator
+    from portal.providers.demo import URL_ENV
+
+    if os.environ.get(URL_ENV):
+        print(f"==> MailUp emulator: using {os.environ[URL_ENV]}", flush=True)
+        return None
+    port = int(os.environ.get("PORTAL_EMBEDDED_MAILUP_PORT", EMBEDDED_MAILUP_PORT))
+    state = build_state(state_file=instance / "mailup-emulator.json")
+    try:
+        url, handle = start_emulator(state, port=port)
+    except OSError as exc:
+        print(f"!! could not start the MailUp emulator on port {port} ({exc}); no MailUp demo", flush=True)
+        return None
+    stop_saving = state.start_autosave()
+    os.environ[URL_ENV] = url
+    print(f"==> MailUp emulator on {url} (admin {url}/_emulator/)", flush=True)
+    return handle, stop_saving
 
 
 def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
@@ -148,6 +176,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     capture = None
     worker = None
     bounces = None
+    mailup = None
     try:
         redis_proc = ensure_redis(settings)
         if redis_proc is not None:
@@ -171,6 +200,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
                     flush=True,
                 )
 
+        mailup = _start_mailup_emulator(instance)
         _run_step("migrating the database", "db", "upgrade")
         _run_step("seeding demo data", "seed-demo")
 
@@ -192,6 +222,10 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
         _terminate(worker, "worker")
         if bounces is not None:
             bounces.stop()
+        if mailup is not None:
+            handle, stop_saving = mailup
+            stop_saving.set()
+            handle.stop()  # writes the state file once more
         if capture is not None:
             stop_capture(capture)
         if redis_proc is not None:

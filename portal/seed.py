@@ -11,6 +11,7 @@ from .extensions import db
 from .models import Agency, Client, User
 from .models.user import ROLE_AGENCY_OWNER, ROLE_CLIENT_ADMIN
 from .passwords import hash_password
+from .providers.demo import seed_demo_mailup
 from .services import agencies, clients, users
 from .tenancy import all_tenants, bind_tenant
 
@@ -68,6 +69,7 @@ def seed_demo() -> list[str]:
             done.append("client admin")
         db.session.commit()
     done += seed_demo_campaigns(agency, client)
+    done += seed_demo_mailup(admin, agency, owner)  # only when `make dev` started the MailUp emulator
     return done
 
 

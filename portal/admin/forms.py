@@ -101,7 +101,17 @@ class MailupConnectionForm(_ConnectionForm):
         _l("List id (one account per client)"), validators=[Optional(), NumberRange(min=1)]
     )
 
-    option_fields = ("client_id", "username", "console_host", "no_logo", "account_model", "list_id")
+    api_base = StringField(_l("API base URL"), validators=[Optional(), Length(max=300)])
+
+    option_fields = (
+        "client_id",
+        "username",
+        "console_host",
+        "no_logo",
+        "account_model",
+        "list_id",
+        "api_base",
+    )
     secret_fields = ("client_secret", "password")
 
 

@@ -12,8 +12,8 @@ import smtplib
 import ssl
 from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import func, or_, select
 
@@ -25,6 +25,7 @@ from ..models.campaign import CAMPAIGN_PAUSED, CAMPAIGN_SENDING
 from ..models.connection import KIND_MAILUP, KIND_SMS, KIND_SMTP, KINDS
 from . import DomainError, NotFound, i18n_safe
 from .audit import record
+from .i18n_safe import _  # connections are also made outside a request (the dev seed)
 
 TLS_MODES = ("none", "starttls", "ssl")
 SMTP_TIMEOUT = 10
@@ -32,7 +33,7 @@ SMTP_TIMEOUT = 10
 # Which keys each kind keeps in clear (options) and sealed (secrets).
 OPTION_KEYS = {
     KIND_SMTP: ("host", "port", "tls", "username"),
-    KIND_MAILUP: ("client_id", "username", "console_host", "no_logo", "account_model", "list_id"),
+    KIND_MAILUP: ("client_id", "username", "console_host", "no_logo", "account_model", "list_id", "api_base"),
     KIND_SMS: ("provider",),
 }
 SECRET_KEYS = {
@@ -152,6 +153,7 @@ def _clean_options(kind: str, options: dict) -> dict:
             opts["list_id"] = int(opts["list_id"]) if opts["list_id"] else None
         except (TypeError, ValueError):
             raise FieldError("list_id", _("List id: enter a whole number.")) from None
+        opts["api_base"] = _api_base(opts["api_base"])
     elif kind == KIND_SMS:
         if not opts["provider"]:
             raise FieldError("provider", _("Provider: this field is required."))
@@ -167,6 +169,36 @@ def _host(value: str | None, field: str, label: str) -> str:
         raise FieldError(
             field, _("%(label)s: '%(value)s' is not a valid host name.", label=label, value=value)
         ) from exc
+
+
+def _api_base(value: str | None) -> str:
+    """Optional: one base URL for every REST call of the account (a local emulator, a proxy). Empty means
+    the provider's own hosts. Only scheme, host and port (and a path prefix) are kept: a query or a
+    fragment would be dropped silently by every call, so it is refused instead."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    try:
+        port_ok = parts.port is None or 1 <= parts.port <= 65535
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.query
+        or parts.fragment
+    ):
+        raise FieldError(
+            "api_base",
+            _(
+                "API base: '%(value)s' is not a valid URL; enter e.g. https://api.example.com or "
+                "http://127.0.0.1:8030, or leave it empty.",
+                value=value,
+            ),
+        )
+    return value.rstrip("/")
 
 
 def _required_secrets(kind: str, secrets: dict, options: dict) -> None:
@@ -239,7 +271,9 @@ def update_connection(
     if name != connection.name:
         changed.insert(0, "name")
     connection.name = name
-    connection.options = opts
+    # Settings the form does not show (e.g. `rate_per_second`, set by an operator script) are kept.
+    kept = {k: v for k, v in (connection.options or {}).items() if k not in OPTION_KEYS[connection.kind]}
+    connection.options = {**kept, **opts}
     if changed_secrets:
         connection.secrets_encrypted = encrypt_json(merged)
     if changed or changed_secrets:
