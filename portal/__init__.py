@@ -60,6 +60,10 @@ def _configure(app: Flask, settings: Settings) -> None:
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "portal" / "translations"),
     )
+    from .request_target import RequestTargetGuard
+
+    # Innermost: it judges the host a trusted proxy passed on (checklist A2).
+    app.wsgi_app = RequestTargetGuard(app.wsgi_app)
     if settings.trusted_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -111,6 +111,9 @@ ACTION_LABELS = {
 
 
 def action_label(action: str) -> str:
+    "security.job_tenant_mismatch": _l("Job refused: its ids belong to another tenant"),
+    "security.secret_unreadable": _l("A stored secret cannot be read with the configured keys"),
+    "security.keys_rotated": _l("Stored secrets re-encrypted with the newest key"),
     """The translated label of an audit action, or the action itself when it has none."""
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action

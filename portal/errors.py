@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+import secrets
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from .extensions import db
 
 NEUTRAL_404 = "<!doctype html><title>Not found</title><h1>Not found</h1>"
+NEUTRAL_500 = "<!doctype html><title>Server error</title><h1>Server error</h1>"
 
 
 def _wants_json() -> bool:
@@ -24,13 +27,24 @@ def handle_http_error(exc: HTTPException):
 
 
 def handle_unexpected(exc: Exception):
+    """A real 500: the generic page (no trace, SQL, config or secret) with a reference id that is also in
+    the log line carrying the traceback, so support can find one from the other (checklist G40)."""
     db.session.rollback()
     if isinstance(exc, HTTPException):
         return handle_http_error(exc)
-    from flask import current_app
-
-    current_app.logger.exception("unhandled error on %s", request.path)
-    return handle_http_error(InternalServerError())
+    reference = secrets.token_hex(6)
+    current_app.logger.exception("unhandled error [ref %s] on %s %s", reference, request.method, request.path)
+    if g.get("host") is None:
+        return NEUTRAL_500, 500, {"Content-Type": "text/html; charset=utf-8"}
+    if _wants_json():
+        return jsonify(error="Internal Server Error", status=500, reference=reference), 500
+    try:
+        return render_template(
+            "errors/error.html", code=500, name="Internal Server Error", reference=reference
+        ), 500
+    except Exception:  # the page itself failed (a broken template, the database gone): plain text
+        current_app.logger.exception("error page failed [ref %s]", reference)
+        return f"Internal Server Error (reference {reference})", 500, {"Content-Type": "text/plain"}
 
 
 def register(app: Flask) -> None:

@@ -12,7 +12,7 @@ from .results import ResultFile, remove_expired_results
 from .runner import register
 
 
-@register("exports.audit_csv")
+@register("exports.audit_csv", owns={"job_run_id": JobRun})
 def export_audit_csv(job_run_id: int, batch: int = 500) -> None:
     run = db.session.get(JobRun, job_run_id)
     if run is None or run.is_final:

@@ -9,16 +9,23 @@ from flask import Flask
 
 from ..extensions import db
 from ..tenancy import all_tenants, bind_tenant
+from .tenant_check import foreign_ids, record_mismatch
 
 JOBS: dict[str, Callable[..., object]] = {}
+# job name -> {keyword: model}: the ids a job receives that must belong to the tenant it was queued for
+OWNED_IDS: dict[str, dict] = {}
 _app: Flask | None = None
 
 
-def register(name: str):
-    """Decorator: make a function runnable as a job under a stable name (job ids and args stay JSON)."""
+def register(name: str, owns: dict | None = None):
+    """Decorator: make a function runnable as a job under a stable name (job ids and args stay JSON).
+
+    `owns` names the keyword ids that point at tenant-owned rows (`{"campaign_id": Campaign}`): a job
+    whose ids belong to another tenant than the one it was queued for does nothing (tenant_check.py)."""
 
     def decorator(func):
         JOBS[name] = func
+        OWNED_IDS[name] = owns or {}
         return func
 
     return decorator
@@ -49,6 +56,10 @@ def execute(name: str, agency_id: int | None, client_id: int | None, kwargs: dic
                 with all_tenants():
                     result = func(**kwargs)
             else:
+                foreign = foreign_ids(OWNED_IDS.get(name, {}), agency_id, client_id, kwargs)
+                if foreign:
+                    record_mismatch(name, agency_id, client_id, foreign)
+                    return None
                 with bind_tenant(agency_id, client_id):
                     result = func(**kwargs)
             db.session.commit()
