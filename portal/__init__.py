@@ -105,13 +105,20 @@ def _register_blueprints(app: Flask) -> None:
     from .agency import bp as agency_bp
     from .audience import bp as audience_bp
     from .auth import bp as auth_bp
+    from .batch import bp as batch_bp
     from .campaigns import bp as campaigns_bp
     from .client import bp as client_bp
+    from .compat import bp as compat_bp
+    from .forms import bp as forms_bp
+    from .forms import public_bp as formpublic_bp
     from .jobs.views import bp as jobs_bp
     from .mailpublic import bp as mailpublic_bp
     from .providers.views import bp as providerhooks_bp
     from .public import bp as public_bp
     from .reports import bp as reports_bp
+    from .sms.hooks import bp as smshooks_bp
+    from .sms.web import agency_bp as smsagency_bp
+    from .sms.web import bp as sms_bp
     from .suppressions import bp as suppressions_bp
     from .transfers import bp as transfers_bp
 
@@ -123,12 +130,22 @@ def _register_blueprints(app: Flask) -> None:
         client_bp,
         audience_bp,
         transfers_bp,
+        batch_bp,
         suppressions_bp,
         campaigns_bp,
         reports_bp,
         mailpublic_bp,
         providerhooks_bp,
+        forms_bp,
+        formpublic_bp,
+        compat_bp,
+        sms_bp,
+        smsagency_bp,
+        smshooks_bp,
         jobs_bp,
     )
     for bp in blueprints:
         app.register_blueprint(bp)
+    from .api import init_app as init_api
+
+    init_api(app)  # the REST API (flask-smorest registers its blueprint and builds the document)

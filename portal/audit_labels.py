@@ -68,6 +68,10 @@ ACTION_LABELS = {
     "contact.updated": _l("Contact changed"),
     "contact.unsubscribed": _l("Contact unsubscribed"),
     "contact.deleted": _l("Contact deleted"),
+    "form.created": _l("Subscription form created"),
+    "form.updated": _l("Subscription form changed"),
+    "form.deleted": _l("Subscription form deleted"),
+    "subscribe_endpoints.changed": _l("Plugin subscribe endpoints changed"),
     "field.created": _l("Field added"),
     "field.deleted": _l("Field deleted"),
     "segment.created": _l("Segment created"),
@@ -90,6 +94,12 @@ ACTION_LABELS = {
     "campaign.deleted": _l("Campaign deleted"),
     "campaign.test_sent": _l("Test message sent"),
     "campaign.started": _l("Campaign sending started"),
+    "sms.credits_granted": _l("SMS credits granted to the agency"),
+    "sms.credits_allocated": _l("SMS credits given to a client"),
+    "sms.credits_revoked": _l("SMS credits taken back from a client"),
+    "sms.sender_requested": _l("SMS sender id requested"),
+    "sms.sender_approved": _l("SMS sender id approved"),
+    "sms.sender_rejected": _l("SMS sender id rejected"),
     "campaign.scheduled": _l("Campaign scheduled"),
     "campaign.unscheduled": _l("Campaign schedule cancelled"),
     "campaign.paused": _l("Campaign paused"),
@@ -107,13 +117,13 @@ ACTION_LABELS = {
     # Platform operations
     "job.retried": _l("Background job retried"),
     "job.cancelled": _l("Background job cancelled"),
+    "security.job_tenant_mismatch": _l("Job refused: its ids belong to another tenant"),
+    "security.secret_unreadable": _l("A stored secret cannot be read with the configured keys"),
+    "security.keys_rotated": _l("Stored secrets re-encrypted with the newest key"),
 }
 
 
 def action_label(action: str) -> str:
-    "security.job_tenant_mismatch": _l("Job refused: its ids belong to another tenant"),
-    "security.secret_unreadable": _l("A stored secret cannot be read with the configured keys"),
-    "security.keys_rotated": _l("Stored secrets re-encrypted with the newest key"),
     """The translated label of an audit action, or the action itself when it has none."""
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action

@@ -9,6 +9,8 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
 from .backends.mailup.emulator.cli import mailup_emulator_command
+from .backends.sms_gateway_emulator.cli import sms_gateway_emulator_command
+from .sms.cli import sms_cli
 from .devserver import DEV_ENV_NAME, instance_dir, load_env_file
 
 
@@ -145,7 +147,7 @@ def _settings_hint(exc: Exception) -> str:
 
 
 # Commands that need no portal app (and so no settings), and the help options.
-APPLESS = ("dev", "mailup-emulator", "--help", "-h", "--version")
+APPLESS = ("dev", "mailup-emulator", "sms-gateway-emulator", "sms", "--help", "-h", "--version")
 
 
 def _load_dev_env() -> None:
@@ -178,6 +180,8 @@ def main() -> None:
     cli.add_command(dev_command)
     # The MailUp emulator is a stand-alone fake of an external service: it needs no portal app either.
     cli.add_command(mailup_emulator_command)
+    cli.add_command(sms_gateway_emulator_command)  # like the MailUp emulator: no portal app needed
+    cli.add_command(sms_cli)  # counting needs no app either
     cli.main(prog_name="portal")
 
 

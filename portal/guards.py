@@ -37,6 +37,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "mailpublic.image",
         # The email provider's callbacks (unsubscribes, profile updates): a per-binding secret in the path.
         "providerhooks.callback",
+        # Subscription forms (hosted page, submission, the emailed confirmation link) and the subscribe
+        # endpoints of plugins written for the previous provider: public by nature; each is bound to a
+        # form key, a confirmation token or a list id checked within the host's agency.
+        "formpublic.hosted",
+        "formpublic.submit",
+        "formpublic.confirm",
+        "compat.frontend",
     }
 )
 
@@ -46,7 +53,7 @@ SECOND_FACTOR_PENDING = "second_factor_pending"
 # of campaign recipients (token links that never look at the session).
 _ALWAYS = frozenset(
     {"static", "public.health", "public.logo", "public.favicon", "auth.set_language"}
-    | {e for e in PUBLIC_ENDPOINTS if e.startswith("mailpublic.")}
+    | {e for e in PUBLIC_ENDPOINTS if e.startswith(("mailpublic.", "formpublic.", "compat."))}
 )
 # Half-way through sign-in (password done, code not yet): the code step, or giving up.
 SECOND_FACTOR_STEP = _ALWAYS | {"auth.second_factor", "auth.second_factor_cancel"}
@@ -65,11 +72,25 @@ BLUEPRINT_HOSTS = {
     "reports": {KIND_AGENCY},
     "mailpublic": {KIND_AGENCY},
     "providerhooks": {KIND_AGENCY},
+    "sms": {KIND_AGENCY},
+    "smsagency": {KIND_AGENCY},
+    "smshooks": {KIND_AGENCY},
+    "forms": {KIND_AGENCY},
+    "formpublic": {KIND_AGENCY},
+    "compat": {KIND_AGENCY},
+    "api": {KIND_AGENCY},
+    "integrations": {KIND_AGENCY},
+    "webhooks": {KIND_AGENCY},
     "auth": {KIND_ADMIN, KIND_AGENCY},
     "public": {KIND_ADMIN, KIND_AGENCY},
     "jobs": {KIND_ADMIN, KIND_AGENCY},
     None: {KIND_ADMIN, KIND_AGENCY},
 }
+
+
+# Blueprints whose every request is authenticated by an API key in its own before_request (portal/api/
+# auth.py), which refuses a request without one: no session, no login redirect, no second-factor detour.
+KEY_AUTH_BLUEPRINTS = frozenset({"api"})
 
 
 def enforce_route_guard():
@@ -79,6 +100,8 @@ def enforce_route_guard():
     blueprint = request.blueprint
     if g.host.kind not in BLUEPRINT_HOSTS.get(blueprint, set()):
         abort(404)
+    if blueprint in KEY_AUTH_BLUEPRINTS:
+        return None
     detour = _second_factor_detour()
     if detour is not None:
         return detour

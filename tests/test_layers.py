@@ -47,6 +47,7 @@ FEATURES = (
     "services.campaigns",
     "twofactor",
     "providers",  # provider-side sending, pull-back and callbacks
+    "sms",  # SMS campaigns, credits ledger, sender ids, replies
 )
 WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
 

@@ -74,7 +74,6 @@ def _create_with_admin(form: NewClientForm):
             agency=g.agency,
             name=form.name.data,
             email_quota_month=form.email_quota_month.data,
-            sms_credits=form.sms_credits.data,
             timezone=form.timezone.data,
             default_region=form.default_region.data,
         )
@@ -141,7 +140,6 @@ def client_detail(client_id: int):
                 client=client,
                 name=form.name.data,
                 email_quota_month=form.email_quota_month.data,
-                sms_credits=form.sms_credits.data,
                 timezone=form.timezone.data,
                 default_region=form.default_region.data,
             )

@@ -119,9 +119,6 @@ class ClientForm(FlaskForm):
     email_quota_month = IntegerField(
         _l("Emails per month"), validators=[InputRequired(), NumberRange(min=0, max=MAX_QUOTA)], default=10000
     )
-    sms_credits = IntegerField(
-        _l("SMS credits"), validators=[InputRequired(), NumberRange(min=0, max=MAX_QUOTA)], default=0
-    )
     timezone = SelectField(_l("Time zone"), validators=[KnownTimezone()], default="Europe/Rome")
     default_region = SelectField(_l("Default phone region"), default="IT")
 

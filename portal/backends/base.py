@@ -58,7 +58,10 @@ class OutgoingMessage:
     sender: str
     recipient: str
     payload: bytes | str
-    utf8: bool = False  # the recipient needs SMTPUTF8 (a non-ASCII local part)
+    utf8: bool = False  # email: the recipient needs SMTPUTF8 (a non-ASCII local part); SMS: UCS-2 text
+    # Our own id for the message (SMS: the delivery), sent along so a gateway can drop a repeated
+    # hand-over whose first answer was lost, and names it in its delivery reports.
+    reference: str = ""
 
 
 class MessageBackend(Protocol):

@@ -50,17 +50,34 @@ def _fast_ok(address: str) -> bool:
     return domain[domain.rfind(".") + 1 :] not in _SPECIAL
 
 
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "invalid country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short after the international prefix",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+
+def _parse_reason(exc: phonenumbers.NumberParseException) -> str:
+    """phonenumbers gives the reason as a plain int (not an enum member with a name)."""
+    return _PARSE_REASONS.get(exc.error_type, "unreadable")
+
+
 def normalise_phone(raw: str, default_region: str) -> str:
     """E.164 form (`+393471234567`) or InvalidAddress. `00` international prefixes are understood."""
     candidate = raw.strip().removeprefix("'")  # our exports quote cells starting with "+" against formulas
     if not candidate:
         raise InvalidAddress("empty phone number")
+    if any(ch.isalpha() for ch in candidate):
+        # libphonenumber would read letters as a keypad (vanity numbers); E.164 has none (§6.2).
+        raise InvalidAddress("a phone number cannot contain letters")
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
     try:
         number = phonenumbers.parse(candidate, default_region.upper() or None)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidAddress(f"not a phone number ({exc.error_type.name.lower().replace('_', ' ')})") from exc
+        raise InvalidAddress(f"not a phone number ({_parse_reason(exc)})") from exc
     if not phonenumbers.is_valid_number(number):
         raise InvalidAddress("not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -85,6 +85,10 @@ class Campaign(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     recipients: Mapped[int] = mapped_column(Integer, default=0)  # deliveries materialised at send start
     links: Mapped[list] = mapped_column(JSON, default=list)  # tracked URLs, index = link id in click URLs
     message: Mapped[str] = mapped_column(Text, default="")  # why it failed or paused
+    # SMS campaigns: the approved sender id (portal/sms/senders.py); the text is `text`.
+    sms_sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sms_sender_id.id", ondelete="SET NULL"), nullable=True
+    )
     # The connection the send was started on (None: the platform's relay): a client re-bound mid-send
     # does not switch backends under a running campaign.
     connection_id: Mapped[int | None] = mapped_column(
@@ -115,6 +119,8 @@ class Delivery(ClientScoped, db.Model):
         Index("ix_delivery_campaign_status", "campaign_id", "status"),
         # Sent volume per client and period (agency reports, quotas) without reading every delivery.
         Index("ix_delivery_client_sent", "client_id", "sent_at"),
+        # Delivery reports name the gateway's message id.
+        Index("ix_delivery_provider_message_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,6 +138,11 @@ class Delivery(ClientScoped, db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     provider_message_id: Mapped[str] = mapped_column(String(255), default="")
     error: Mapped[str] = mapped_column(Text, default="")
+    # SMS: segments of this recipient's own text and the credits reserved for it; credit_state moves
+    # once, conditionally, from "reserved" to "consumed" or "released" (portal/sms/settle.py).
+    segments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    credit_state: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class Event(ClientScoped, db.Model):
@@ -142,6 +153,8 @@ class Event(ClientScoped, db.Model):
     __table_args__ = (
         UniqueConstraint("client_id", "source", "provider_event_id"),
         Index("ix_event_campaign_kind", "campaign_id", "kind", "created_at"),
+        # The events feed reads a client's events in (txid, id) order (portal/feed.py).
+        Index("ix_event_feed", "client_id", "txid", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +176,9 @@ class Event(ClientScoped, db.Model):
     link_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     provider_event_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    # PostgreSQL: the writing transaction's id (a server default, models/feed_ddl.py); the events feed
+    # serves a row only once every older transaction has ended, so its cursor never skips a late commit.
+    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class ImageAsset(AgencyColumn, ClientColumn, ClientScoped, db.Model):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..tenancy import AgencyScoped, ClientFiltered
 from .base import AgencyColumn, TZDateTime, utcnow
+from .sms import CreditAccount
 
 CLIENT_ACTIVE = "active"
 CLIENT_SUSPENDED = "suspended"
@@ -26,7 +27,6 @@ class Client(AgencyColumn, AgencyScoped, ClientFiltered, db.Model):
     slug: Mapped[str] = mapped_column(String(63))
     status: Mapped[str] = mapped_column(String(16), default=CLIENT_ACTIVE)
     email_quota_month: Mapped[int] = mapped_column(Integer, default=10000)
-    sms_credits: Mapped[int] = mapped_column(Integer, default=0)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Rome")
     default_region: Mapped[str] = mapped_column(String(2), default="IT")
     # The delivery connection per channel (DESIGN.md §6); None: the agency's default, else the platform's.
@@ -41,3 +41,13 @@ class Client(AgencyColumn, AgencyScoped, ClientFiltered, db.Model):
     @property
     def is_active(self) -> bool:
         return self.status == CLIENT_ACTIVE
+
+    @property
+    def sms_credits(self) -> int:
+        """Available SMS credits: the client's balance row of the ledger (portal/sms/credits.py)."""
+        available = db.session.scalar(
+            select(CreditAccount.available).where(
+                CreditAccount.agency_id == self.agency_id, CreditAccount.client_id == self.id
+            )
+        )
+        return int(available or 0)

@@ -16,17 +16,20 @@ from sqlalchemy import select
 from ..backends.base import BackendUnavailable, MessageBackend
 from ..backends.ratelimit import TokenBucket
 from ..backends.smtp import RelayConfig, SmtpRelay
+from ..backends.sms_gateway import GatewayConfig, SmsGateway
 from ..crypto import decrypt_json
 from ..extensions import db
 from ..jobs.queueing import redis_connection
-from ..models import Connection
-from ..models.connection import KIND_SMTP
+from ..links import agency_base_url
+from ..models import Agency, Connection
+from ..models.connection import KIND_SMS, KIND_SMTP
+from ..tenancy import all_tenants
 from ..providers.connection import PROVIDER_KINDS
 
 PER_MESSAGE = "per-message"
 # Kinds that send one message at a time through this loop, per channel. The MailUp and SMS issues add
 # their kinds here (and a provider-side path for campaign backends).
-PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": ()}
+PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": (KIND_SMS,)}
 
 # One reused connection per backend per worker (thread-local: a connection is never shared between
 # threads), with the settings it was built from: a connection edited in the back-office (new host, new
@@ -102,6 +105,8 @@ def _build(connection_id: int | None, key: str) -> MessageBackend:
         )
     else:
         conn = db.session.scalar(select(Connection).where(Connection.id == connection_id))
+        if conn is not None and conn.kind == KIND_SMS:
+            return SmsGateway(gateway_config(conn))
         if conn is None or conn.kind != KIND_SMTP:
             raise BackendUnavailable("this account's delivery connection cannot send campaigns")
         opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
@@ -116,3 +121,25 @@ def _build(connection_id: int | None, key: str) -> MessageBackend:
         )
     bucket = TokenBucket(redis_connection(), config.key, config.rate_per_s) if config.rate_per_s else None
     return SmtpRelay(config, bucket)
+
+
+def gateway_config(conn: Connection) -> GatewayConfig:
+    """An HTTP SMS gateway connection's settings. Delivery reports come back to the agency's own domain
+    at /hooks/sms/<token>/report (portal/sms/hooks.py); without a token the gateway reports nothing and
+    credits are consumed when a message is accepted."""
+    opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
+    token = opts.get("hook_token", "")
+    with all_tenants():
+        agency = db.session.get(Agency, conn.agency_id)
+    callback = f"{agency_base_url(agency)}/hooks/sms/{token}/report" if token and agency else ""
+    template = opts.get("request_template") or None
+    return GatewayConfig(
+        endpoint=opts.get("endpoint", ""),
+        auth=opts.get("auth", "bearer"),
+        api_key=secret.get("api_key", ""),
+        auth_header=opts.get("auth_header", "X-Api-Key"),
+        **({"template": template} if isinstance(template, dict) else {}),
+        id_field=opts.get("id_field", "id"),
+        callback_url=callback,
+        reports=bool(callback) and opts.get("reports", True) is not False,
+    )

@@ -35,6 +35,7 @@ from .audience import consent_lists, still_allowed
 from .backend import message_backend
 from .email_content import EmailContent, MessageError, compose, email_content, recipient_values
 from .lease import Lease
+from .sms_content import SmsContent, compose_sms, sms_content
 
 BATCH = 100
 MAX_ATTEMPTS = 5
@@ -50,7 +51,7 @@ class SendPlan:
     channel: str
     connection_id: int | None
     lists: list[int] | None  # consent lists of the send-time re-check (None: any list of the client)
-    content: EmailContent
+    content: EmailContent | SmsContent
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _plan(campaign: Campaign) -> SendPlan:
             channel=campaign.channel or "email",
             connection_id=campaign.connection_id,
             lists=consent_lists(campaign.audience or {}),
-            content=email_content(campaign),
+            content=sms_content(campaign) if campaign.channel == "sms" else email_content(campaign),
         )
     return _plans[key]
 
@@ -178,6 +179,7 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
     confirmed in the database only after the backend accepted it. The backend thread waits on each reply
     and then needs the GIL back at once (portal/concurrency.py)."""
     backend = message_backend(plan.connection_id)
+    build = compose_sms if plan.channel == "sms" else compose
     sent = 0
     in_flight: _InFlight | None = None
     with (
@@ -188,7 +190,7 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
         try:
             for delivery_id, contact_id, address in rows:
                 try:
-                    message = compose(
+                    message = build(
                         plan.content, delivery_id, address, values.get(contact_id, {"email": address})
                     )
                 except MessageError as exc:

@@ -7,6 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..sms import credits
 from ..models import CLIENT_ACTIVE, CLIENT_SUSPENDED, Agency, Client, User
 from . import DomainError, NotFound
 from .audit import record
@@ -37,10 +38,12 @@ def create_client(
     agency: Agency,
     name: str,
     email_quota_month: int,
-    sms_credits: int,
+    sms_credits: int = 0,
     timezone: str = "Europe/Rome",
     default_region: str = "IT",
 ) -> Client:
+    """A new client. `sms_credits` is an opening balance outside the agency's pool (seed and test worlds);
+    agencies give credits from their pool on the client's SMS credits page (portal/sms/credits.py)."""
     name = name.strip()
     if not name:
         raise DomainError(_("The client needs a name."))
@@ -53,12 +56,12 @@ def create_client(
         name=name,
         slug=slug,
         email_quota_month=email_quota_month,
-        sms_credits=sms_credits,
         timezone=timezone,
         default_region=default_region,
     )
     db.session.add(client)
     db.session.flush()
+    credits.open_balance(agency_id=agency.id, client_id=client.id, amount=sms_credits)
     record("client.created", actor=actor, agency_id=agency.id, client_id=client.id, target=client.slug)
     return client
 
@@ -69,17 +72,16 @@ def update_client(
     client: Client,
     name: str,
     email_quota_month: int,
-    sms_credits: int,
     timezone: str,
     default_region: str,
 ) -> None:
-    if email_quota_month < 0 or sms_credits < 0:
+    """SMS credits are not set here: they move through the ledger (the client's SMS credits page)."""
+    if email_quota_month < 0:
         raise DomainError(_("Quotas cannot be negative."))
     changes = {}
     for attr, value in (
         ("name", name.strip()),
         ("email_quota_month", email_quota_month),
-        ("sms_credits", sms_credits),
         ("timezone", timezone),
         ("default_region", default_region),
     ):
