@@ -172,6 +172,10 @@ def _write_lock_now(conn: Connection) -> None:
         raw.execute("BEGIN IMMEDIATE")
 
 
+# Other set-based writers on the same tables (adopting a provider account) begin their transaction alike.
+write_lock_now = _write_lock_now
+
+
 def _read(sources, plan, check, out, report, writer, on_progress, should_cancel) -> None:
     """Stream every source through the row checker and hand the good rows to the writer in batches."""
     phone_column = plan.column_name(plan.phone if plan.phone is not None else plan.phone_number)

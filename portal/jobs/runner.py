@@ -73,4 +73,4 @@ def execute(name: str, agency_id: int | None, client_id: int | None, kwargs: dic
 
 def _load_job_modules() -> None:
     # Importing registers the jobs; kept here so the worker needs no list of its own.
-    from . import contact_exports, exports, imports, mail, providers, sending  # noqa: F401
+    from . import adoption, contact_exports, exports, imports, mail, providers, sending  # noqa: F401

@@ -17,6 +17,7 @@ PERIODIC = (  # (job name, queue, seconds)
     ("imports.sweep", QUEUE_DEFAULT, 30),
     ("exports.remove_expired", QUEUE_DEFAULT, 3600),
     ("providers.pull_all", QUEUE_SYNC, 600),  # one pull job per provider-side connection
+    ("adoption.sweep", QUEUE_DEFAULT, 60),  # adoptions whose worker died resume at their cursor
 )
 
 
