@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -22,7 +23,10 @@ MAX_FIELD_BYTES = 1024 * 1024
 MAX_COLUMNS = 250
 SAMPLE_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
+MANIFEST_NAME = "manifest.json"
 _ARCHIVE_MAGIC = (b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"7z\xbc\xaf", b"Rar!", b"\xfd7zXZ")
+_ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".zst")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 _BINARY_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"%PDF", b"\xd0\xcf\x11\xe0")
 
 csv.field_size_limit(MAX_FIELD_BYTES)
@@ -71,15 +75,18 @@ def _unpack_zip(upload: Path, display_name: str, workdir: Path) -> tuple[list[So
         members = archive.infolist()
         if len(members) > MAX_ZIP_MEMBERS * 5:
             raise SourceError(f"{display_name}: too many entries in the archive ({len(members)})")
+        seen: set[str] = set()
         for info in members:
             name = info.filename
             base = name.replace("\\", "/").rsplit("/", 1)[-1]
             if info.is_dir() or name.startswith("__MACOSX/") or base.startswith("._") or not base:
                 continue
-            if stat.S_ISLNK(info.external_attr >> 16):
-                notes.append(f"{display_name}: skipped {base!r}: links are not accepted")
-                continue
-            if "\x00" in name or not base.lower().endswith((".csv", ".txt")):
+            refusal = member_refusal(info, seen)
+            if refusal:
+                raise SourceError(f"{display_name}: {refusal}")
+            if base.lower() == MANIFEST_NAME:
+                continue  # the options of a batch-source ZIP (portal/batch/), read there, not a contact file
+            if not base.lower().endswith((".csv", ".txt")):
                 notes.append(f"{display_name}: skipped {base!r}: only .csv and .txt files are imported")
                 continue
             if len(files) >= MAX_ZIP_MEMBERS:
@@ -92,6 +99,30 @@ def _unpack_zip(upload: Path, display_name: str, workdir: Path) -> tuple[list[So
     if not files:
         raise SourceError(f"{display_name}: the archive holds no CSV file")
     return files, notes
+
+
+def member_refusal(info: zipfile.ZipInfo, seen: set[str]) -> str | None:
+    """Why this member makes the whole archive unacceptable, or None (checklist E30/E31).
+
+    Such members are never just skipped: an archive that carries a link, a name leaving its folder, a
+    NUL byte, the same name twice or an archive inside it was not made by a tool the client meant to
+    use, and importing "the rest" would hide that. `seen` collects the names met so far (duplicates)."""
+    raw = info.orig_filename  # zipfile cuts `filename` at a NUL byte; the original keeps it
+    name = raw.replace("\\", "/")
+    shown = repr(raw.replace("\x00", "\\0"))
+    if "\x00" in raw:
+        return f"the entry {shown} has a NUL byte in its name"
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return f"the entry {shown} is a link; links are not accepted"
+    if name.startswith("/") or _DRIVE.match(name) or ".." in name.split("/"):
+        return f"the entry {shown} has a path that leaves the archive's folder"
+    if name.lower().endswith(_ARCHIVE_SUFFIXES):
+        return f"the entry {shown} is itself an archive; archives inside archives are not accepted"
+    key = name.lower()
+    if key in seen:
+        return f"the entry {shown} appears twice in the archive"
+    seen.add(key)
+    return None
 
 
 def _extract_member(
@@ -119,6 +150,14 @@ def _extract_member(
         target.unlink(missing_ok=True)
         raise
     return total
+
+
+def extract_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, total: int, label: str
+) -> int:
+    """The same capped, streamed extraction for other archive readers (batch packages); returns the new
+    running total of unpacked bytes."""
+    return _extract_member(archive, info, target, total, label)
 
 
 def zlib_error() -> type[Exception]:
@@ -217,6 +256,7 @@ __all__ = [
     "Dialect",
     "SourceError",
     "SourceFile",
+    "member_refusal",
     "preview",
     "read_rows",
     "sniff",

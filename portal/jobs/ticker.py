@@ -18,6 +18,8 @@ PERIODIC = (  # (job name, queue, seconds)
     ("exports.remove_expired", QUEUE_DEFAULT, 3600),
     ("providers.pull_all", QUEUE_SYNC, 600),  # one pull job per provider-side connection
     ("adoption.sweep", QUEUE_DEFAULT, 60),  # adoptions whose worker died resume at their cursor
+    ("forms.expire_pending", QUEUE_DEFAULT, 3600),  # unconfirmed double opt-in requests
+    ("batch.due", QUEUE_DEFAULT, 60),  # queues the runs of batch sources whose time has come
 )
 
 
