@@ -16,6 +16,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadHost
 
 from .extensions import db
+from .guards import KEY_AUTH_BLUEPRINTS
 from .hosts import KIND_AGENCY, resolve
 from .models import Agency, Client
 from .tenancy import Tenant, all_tenants, reset_tenant, set_tenant
@@ -45,7 +46,10 @@ def resolve_host_and_tenant():
 
 
 def bind_user_and_client():
-    """Runs after the host is known. Forces the user load so the client can be bound before views."""
+    """Runs after the host is known. Forces the user load so the client can be bound before views.
+    REST API requests carry a key instead (portal/api/auth.py): their session cookie is never read."""
+    if request.blueprint in KEY_AUTH_BLUEPRINTS:
+        return
     if not current_user.is_authenticated:
         return
     if _session_expired():

@@ -5,12 +5,19 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, current_app, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
 
 NEUTRAL_404 = "<!doctype html><title>Not found</title><h1>Not found</h1>"
 NEUTRAL_500 = "<!doctype html><title>Server error</title><h1>Server error</h1>"
+# Path prefix → renderer, for parts that answer errors in their own shape (the REST API's JSON errors,
+# registered by portal/api): also covers what no view of theirs saw (unknown routes, 405, 413, 500).
+PREFIX_HANDLERS: dict = {}
+
+
+def _prefix_handler():
+    return next((h for p, h in PREFIX_HANDLERS.items() if request.path.startswith(p)), None)
 
 
 def _wants_json() -> bool:
@@ -21,6 +28,8 @@ def handle_http_error(exc: HTTPException):
     if g.get("host") is None:
         # Unknown or malformed host: nothing about any tenant, and no session touched.
         return NEUTRAL_404, 404, {"Content-Type": "text/html; charset=utf-8"}
+    if (handler := _prefix_handler()) is not None:
+        return handler(exc)
     if _wants_json():
         return jsonify(error=exc.name, status=exc.code), exc.code
     return render_template("errors/error.html", code=exc.code, name=exc.name), exc.code
@@ -36,6 +45,8 @@ def handle_unexpected(exc: Exception):
     current_app.logger.exception("unhandled error [ref %s] on %s %s", reference, request.method, request.path)
     if g.get("host") is None:
         return NEUTRAL_500, 500, {"Content-Type": "text/html; charset=utf-8"}
+    if (handler := _prefix_handler()) is not None:
+        return handler(InternalServerError(f"Something went wrong on our side (reference {reference})."))
     if _wants_json():
         return jsonify(error="Internal Server Error", status=500, reference=reference), 500
     try:

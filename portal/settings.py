@@ -77,6 +77,8 @@ class Settings:
     # … and every session ends this long after sign-in, however busy.
     session_max_hours: int = 12
     max_upload_bytes: int = 100 * 1024 * 1024  # a 1M-row contact CSV is about 65 MB
+    # Development only: the outbound-request guard (portal/netguard.py) admits loopback addresses.
+    outbound_allow_localhost: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -114,6 +116,7 @@ class Settings:
             preferred_scheme=os.environ.get("PORTAL_URL_SCHEME", "https" if secure else "http"),
             public_port=os.environ.get("PORTAL_PUBLIC_PORT", ""),
             max_upload_bytes=_int("PORTAL_MAX_UPLOAD_BYTES", 100 * 1024 * 1024),
+            outbound_allow_localhost=_bool("PORTAL_OUTBOUND_ALLOW_LOCALHOST", False),
             session_idle_minutes=_int("PORTAL_SESSION_IDLE_MINUTES", 60),
             operator_session_idle_minutes=_int("PORTAL_OPERATOR_SESSION_IDLE_MINUTES", 30),
             session_max_hours=_int("PORTAL_SESSION_MAX_HOURS", 12),

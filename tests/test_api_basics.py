@@ -1,0 +1,145 @@
+"""REST API: keys, auth, scopes, rate limit, idempotency, conventions, and the core resources."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import ApiKey, AuditEvent
+from portal.tenancy import all_tenants
+
+from .api_support import Api, api_for, make_key
+
+
+def test_lists_contacts_happy_path(app, world):
+    api = api_for(app, world)
+    resp = api.post("/lists", json={"name": "Newsletter"})
+    assert resp.status_code == 201, resp.json
+    list_id = resp.json["id"]
+    resp = api.post("/contacts", json={"email": "Ann@Example.com", "lists": [list_id]})
+    assert resp.status_code == 201, resp.json
+    contact = resp.json
+    assert contact["email"] == "ann@example.com"
+    assert contact["subscriptions"][0]["status"] == "subscribed"
+    assert contact["subscriptions"][0]["consent_source"] == "api"
+    again = api.post("/contacts", json={"email": "ann@example.com", "phone": ""})
+    assert again.status_code == 200 and again.json["id"] == contact["id"]
+    found = api.get("/contacts?email=ANN@example.com")
+    assert [c["id"] for c in found.json["data"]] == [contact["id"]]
+    assert api.get(f"/contacts/{contact['id']}").json["email"] == "ann@example.com"
+    gone = api.delete(f"/lists/{list_id}/subscriptions/{contact['id']}")
+    assert gone.status_code == 200
+    assert gone.json["subscriptions"][0]["status"] == "unsubscribed"
+
+
+def test_missing_bad_and_query_keys(app, world):
+    host = world.hosts["AG1"]
+    resp = Api(app, host, None).get("/lists")
+    assert resp.status_code == 401 and resp.json["error"]["code"] == "unauthorized"
+    assert "WWW-Authenticate" in resp.headers
+    resp = Api(app, host, "pk_000000000000_nope").get("/lists")
+    assert resp.status_code == 401 and resp.json["error"]["code"] == "invalid_key"
+    key = make_key(app, world)
+    resp = Api(app, host, None).get(f"/lists?api_key={key}")
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "key_in_query"
+    resp = Api(app, host, key).get("/nowhere")
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found"
+    assert "Set-Cookie" not in resp.headers
+
+
+def test_key_isolation_across_clients_and_agencies(app, world):
+    a1 = api_for(app, world, "A1")
+    list_id = a1.post("/lists", json={"name": "Mine"}).json["id"]
+    contact_id = a1.post("/contacts", json={"email": "x@a1.example.com"}).json["id"]
+    a2 = api_for(app, world, "A2")
+    assert a2.get(f"/lists/{list_id}").status_code == 404
+    assert a2.get(f"/contacts/{contact_id}").status_code == 404
+    assert a2.delete(f"/lists/{list_id}/subscriptions/{contact_id}").status_code == 404
+    assert a2.post(f"/lists/{list_id}/subscriptions", json={"contact_id": contact_id}).status_code == 404
+    # A1's key on the other agency's host is unknown there.
+    wrong_host = Api(app, world.hosts["AG2"], a1.key)
+    assert wrong_host.get("/lists").status_code == 401
+    b1 = api_for(app, world, "B1")
+    assert b1.get(f"/contacts/{contact_id}").status_code == 404
+
+
+def test_scopes_expiry_and_revocation(app, world):
+    reader = api_for(app, world, scopes=("read",))
+    resp = reader.post("/lists", json={"name": "No"})
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "insufficient_scope"
+    assert reader.get("/lists").status_code == 200
+    from portal.api.keys import revoke_key
+    from portal.models import Client
+    from portal.tenancy import bind_tenant
+
+    with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A1"]):
+        key = db.session.scalar(select(ApiKey))
+        revoke_key(actor=None, client=db.session.get(Client, world.client_ids["A1"]), key=key)
+        db.session.commit()
+    assert reader.get("/lists").status_code == 401
+
+
+def test_rate_limit_answers_429_with_retry_after(app, world):
+    api = api_for(app, world, rate_limit_per_minute=3)
+    codes = [api.get("/lists").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    resp = api.get("/lists")
+    assert resp.json["error"]["code"] == "rate_limited"
+    assert int(resp.headers["Retry-After"]) >= 1
+
+
+def test_idempotency_same_answer_or_422(app, world):
+    api = api_for(app, world)
+    first = api.post("/lists", json={"name": "Once"}, headers={"Idempotency-Key": "k-1"})
+    again = api.post("/lists", json={"name": "Once"}, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json == again.json and again.headers.get("Idempotent-Replayed") == "true"
+    assert len(api.get("/lists").json["data"]) == 1
+    other = api.post("/lists", json={"name": "Other"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+
+
+def test_validation_errors_name_the_field(app, world):
+    api = api_for(app, world)
+    resp = api.post("/contacts", json={"email": "not-an-address"})
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid_contact"
+    assert "json.email" in resp.json["error"]["details"]
+    resp = api.post("/contacts", json={"emial": "typo@example.com"})
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "validation_failed"
+    assert any("emial" in k for k in resp.json["error"]["details"])
+    resp = api.get("/contacts?limit=0")
+    assert resp.status_code == 422 and "query.limit" in resp.json["error"]["details"]
+    resp = api.get("/contacts?after=%%%")
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_cursor"
+
+
+def test_request_size_limit(app, world):
+    api = api_for(app, world)
+    big = {"name": "x", "description": "y" * (9 * 1024 * 1024)}
+    resp = api.post("/lists", json=big)
+    assert resp.status_code == 413 and resp.json["error"]["code"] == "request_too_large"
+
+
+def test_key_use_is_audited_once_per_new_ip(app, world):
+    api = api_for(app, world)
+    api.get("/lists")
+    api.get("/lists")
+    with app.app_context(), all_tenants():
+        actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+        key = db.session.scalar(select(ApiKey))
+    assert actions.count("api_key.created") == 1
+    assert actions.count("api_key.new_ip") == 1
+    assert key.last_used_at is not None
+
+
+def test_cursor_paging(app, world):
+    api = api_for(app, world)
+    ids = [api.post("/contacts", json={"email": f"p{i}@example.com"}).json["id"] for i in range(5)]
+    seen, after = [], None
+    while True:
+        resp = api.get("/contacts?limit=2" + (f"&after={after}" if after else ""))
+        seen += [c["id"] for c in resp.json["data"]]
+        after = resp.json["next_cursor"]
+        if after is None:
+            break
+    assert seen == ids
