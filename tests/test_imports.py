@@ -207,15 +207,14 @@ def test_zip_with_csv_members_and_odd_entries(app, world):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("a.csv", "email\nuno@example.com\n")
-        z.writestr("../../evil.csv", "email\ndue@example.com\n")
+        z.writestr("sub/b.csv", "email\ndue@example.com\n")
         z.writestr("__MACOSX/._a.csv", "junk")
         z.writestr("photo.png", b"\x89PNG....")
     import_id, _ = _import(app, ag, cid, list_id, buf.getvalue(), name="batch.zip")
     run_jobs(app)
     status, counts, _ = _result(app, ag, cid, import_id)
     assert status == "done" and counts["created"] == 2
-    storage = app.config["PORTAL_SETTINGS"].storage_dir
-    assert not (storage.parent / "evil.csv").exists() and not list(storage.rglob("evil.csv"))
+    # Names escaping the archive refuse it whole: tests/test_import_archives.py.
 
 
 def test_zip_bomb_is_refused_without_touching_contacts(app, world):

@@ -21,6 +21,7 @@ def act_as_client(client_id: int):
         agency_id=g.agency.id,
         client_id=client.id,
         target=client.slug,
+        acting_as_client=client.name,  # who (the actor) and whom (this client), in one row
     )
     db.session.commit()
     return redirect(url_for("client.dashboard"))
