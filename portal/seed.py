@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .compat.demo import seed_demo_integrations
 from .extensions import db
 from .models import Agency, Client, User
 from .models.user import ROLE_AGENCY_OWNER, ROLE_CLIENT_ADMIN
@@ -69,6 +70,7 @@ def seed_demo() -> list[str]:
             done.append("client admin")
         db.session.commit()
     done += seed_demo_campaigns(agency, client)
+    done += seed_demo_integrations(agency, client)  # plugin endpoints on, a demo form
     done += seed_demo_mailup(admin, agency, owner)  # only when `make dev` started the MailUp emulator
     return done
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
@@ -31,6 +32,9 @@ class MailingList(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     __table_args__ = (UniqueConstraint("client_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The id and this GUID are what plugins of the previous provider's subscribe API send (List,
+    # ListGuid; portal/compat/). The id is the primary key, so unique across the platform.
+    guid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
     public_name: Mapped[str] = mapped_column(String(120), default="")  # shown on subscription forms

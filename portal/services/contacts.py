@@ -22,7 +22,14 @@ from ..imports.addresses import InvalidAddress, normalise_email, normalise_phone
 from ..imports.values import FieldSpec, FieldValueError, convert
 from ..list_counts import adjust as adjust_counts
 from ..models import Client, Contact, Field, MailingList, Segment, Subscription, Suppression, User
-from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_STATUSES, SUB_SUBSCRIBED, SUB_UNSUBSCRIBED
+from ..models.audience import (
+    CHANNEL_EMAIL,
+    CHANNEL_SMS,
+    SUB_PENDING,
+    SUB_STATUSES,
+    SUB_SUBSCRIBED,
+    SUB_UNSUBSCRIBED,
+)
 from . import DomainError, NotFound
 from . import fields as field_service
 from .audit import record
@@ -337,19 +344,32 @@ def save_contact(
     return contact
 
 
-def subscribe(*, actor: User | None, client: Client, contact: Contact, list_ids, ip: str = "") -> None:
-    """Subscribe on every channel the list has and the contact can receive; suppressed addresses are
-    refused with the reason."""
+def subscribe(
+    *,
+    actor: User | None,
+    client: Client,
+    contact: Contact,
+    list_ids,
+    ip: str = "",
+    only_channels: tuple[str, ...] | None = None,
+    pending: bool = False,
+    source: str = "manual",
+) -> list[tuple[int, str]]:
+    """Subscribe on every channel the list has and the contact can receive (or only `only_channels`);
+    suppressed addresses are refused with the reason. `pending` (double opt-in, portal/forms/optin.py)
+    leaves new subscriptions waiting for confirmation — they receive nothing — and never demotes one
+    already subscribed. Returns the (list id, channel) pairs this call changed."""
     now = datetime.now(UTC)
     joined = []  # (list id, channel, +1) for each subscription this call turns on
+    changed: list[tuple[int, str]] = []
     for list_id in sorted(set(list_ids)):
         lst = db.session.scalar(select(MailingList).where(MailingList.id == list_id))
         if lst is None:
             raise DomainError(_("Unknown list."))
         channels = []
-        if lst.email_enabled and contact.email:
+        if lst.email_enabled and contact.email and (only_channels is None or CHANNEL_EMAIL in only_channels):
             channels.append((CHANNEL_EMAIL, contact.email))
-        if lst.sms_enabled and contact.phone:
+        if lst.sms_enabled and contact.phone and (only_channels is None or CHANNEL_SMS in only_channels):
             channels.append((CHANNEL_SMS, contact.phone))
         if not channels:
             raise DomainError(
@@ -382,17 +402,42 @@ def subscribe(*, actor: User | None, client: Client, contact: Contact, list_ids,
                     channel=channel,
                 )
                 db.session.add(sub)
-            elif sub.status == SUB_SUBSCRIBED:
+            elif sub.status == SUB_SUBSCRIBED or (pending and sub.status == SUB_PENDING):
+                continue
+            changed.append((lst.id, channel))
+            if pending:
+                sub.status, sub.consent_ip, sub.consent_source = SUB_PENDING, ip[:64], source[:16]
                 continue
             sub.status, sub.consent_at, sub.consent_ip, sub.consent_source = (
                 SUB_SUBSCRIBED,
                 now,
                 ip[:64],
-                "manual",
+                source[:16],
             )
             joined.append((lst.id, channel, 1))
     db.session.flush()
     adjust_counts(client.id, joined)
+    return changed
+
+
+def withdraw_pending(*, client: Client, contact: Contact, list_ids, channels) -> int:
+    """Remove subscriptions still `pending` (an unconfirmed double opt-in that expired): they were never
+    consented to, so nothing of them is kept. Subscribed ones are left alone. Returns how many went."""
+    subs = list(
+        db.session.scalars(
+            select(Subscription).where(
+                Subscription.client_id == client.id,
+                Subscription.contact_id == contact.id,
+                Subscription.list_id.in_(list(list_ids)),
+                Subscription.channel.in_(list(channels)),
+                Subscription.status == SUB_PENDING,
+            )
+        )
+    )
+    for sub in subs:
+        db.session.delete(sub)
+    db.session.flush()
+    return len(subs)
 
 
 def unsubscribe(

@@ -62,9 +62,15 @@ def queue_email(*, agency: Agency | None, user: User, template: str, subject: st
         msg["Reply-To"] = brand.support_email
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    queue_message(msg, f"{s.mail_from_localpart}@{domain}")
+
+
+def queue_message(msg: EmailMessage, mail_from: str) -> None:
+    """Queue a built transactional message (sealed: it may carry a one-time link) to go after commit.
+    Also used by the double opt-in confirmation email (portal/forms/confirm_mail.py)."""
     # CRLF line ends: smtplib sends bytes as they are, and SMTP servers read lines up to CRLF.
     raw = msg.as_string(policy=SMTP_POLICY)
-    sealed = encrypt_json({"raw": raw, "mail_from": f"{s.mail_from_localpart}@{domain}"})
+    sealed = encrypt_json({"raw": raw, "mail_from": mail_from})
     enqueue_after_commit(
         db.session,
         PendingJob(
@@ -77,3 +83,8 @@ def queue_email(*, agency: Agency | None, user: User, template: str, subject: st
             retries=3,
         ),
     )
+
+
+# Public names for other transactional mail in the agency's brand (the double opt-in confirmation).
+brand_for = _brand_for
+sender_domain = _sender_domain
