@@ -67,6 +67,7 @@ BLUEPRINT_HOSTS = {
     "client": {KIND_AGENCY},
     "audience": {KIND_AGENCY},
     "transfers": {KIND_AGENCY},
+    "batch": {KIND_AGENCY},
     "suppressions": {KIND_AGENCY},
     "campaigns": {KIND_AGENCY},
     "reports": {KIND_AGENCY},

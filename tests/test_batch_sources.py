@@ -25,9 +25,16 @@ from .batch_servers import PASSWORD, USER, FtpServer, SftpServer, self_signed_ce
 from .sending_support import fake_dns
 from .support import client_for, run_jobs
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+PNG = _png()
 
 
 @pytest.fixture
