@@ -37,6 +37,9 @@ PUBLIC_ENDPOINTS = frozenset(
         "mailpublic.image",
         # The email provider's callbacks (unsubscribes, profile updates): a per-binding secret in the path.
         "providerhooks.callback",
+        # The SMS gateway's delivery reports and inbound replies: a per-connection secret in the path.
+        "smshooks.report",
+        "smshooks.inbound",
         # Subscription forms (hosted page, submission, the emailed confirmation link) and the subscribe
         # endpoints of plugins written for the previous provider: public by nature; each is bound to a
         # form key, a confirmation token or a list id checked within the host's agency.
