@@ -36,7 +36,19 @@ from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from, store_result_file
 
-AREAS = ("admin", "agency", "client", "jobs", "audience", "suppressions", "transfers", "reports", "campaigns")
+AREAS = (
+    "admin",
+    "agency",
+    "client",
+    "jobs",
+    "audience",
+    "suppressions",
+    "transfers",
+    "reports",
+    "campaigns",
+    "forms",
+    "batch",
+)
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
 # state change actually happen (and the snapshot catches it).
@@ -173,6 +185,8 @@ def make_targets(app, world) -> Targets:
         db.session.add(contact_import)
         db.session.flush()
         audience = _audience_targets(ag1, a1)
+        subscribe_form = _form_target(ag1, a1, audience["list_id"][0])
+        batch = _batch_targets(ag1, a1, audience["list_id"][0])
         campaigns = _campaign_targets(ag1, a1, audience["list_id"][0])
         reported = _report_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
@@ -201,6 +215,8 @@ def make_targets(app, world) -> Targets:
             "entry_id": [suppressed.id],
             "blocked_id": [blocked.id],
             **audience,
+            "form_id": [subscribe_form],
+            **batch,
             **campaigns,
             **reported,
             "campaign_id": [*campaigns["campaign_id"], *reported["campaign_id"]],
@@ -235,6 +251,48 @@ def _audience_targets(ag1: int, a1: int) -> dict[str, list]:
         "contact_id": [contact.id],
         "segment_id": [segment.id],
     }
+
+
+def _batch_targets(ag1: int, a1: int, list_id: int) -> dict[str, list]:
+    """A1's batch source and one of its runs (the batch blueprint's routes)."""
+    from portal.models import BatchRun, BatchSource
+
+    source = BatchSource(
+        agency_id=ag1,
+        client_id=a1,
+        name="A1 nightly",
+        protocol="sftp",
+        host="files.example.com",
+        port=22,
+        username="a1",
+        secrets_encrypted="",
+        server_key="ssh-ed25519 AAAA",
+        list_id=list_id,
+        options={},
+    )
+    db.session.add(source)
+    db.session.flush()
+    run = BatchRun(agency_id=ag1, client_id=a1, source_id=source.id, state="done")
+    db.session.add(run)
+    db.session.flush()
+    return {"source_id": [source.id], "batch_run_id": [run.id]}
+
+
+def _form_target(ag1: int, a1: int, list_id: int) -> int:
+    """A1's subscription form (the forms blueprint's routes take <form_id>)."""
+    from portal.models import SubscribeForm
+
+    form = SubscribeForm(
+        agency_id=ag1,
+        client_id=a1,
+        public_key="m" * 24,
+        name="A1 form",
+        list_ids=[list_id],
+        channels=["email"],
+    )
+    db.session.add(form)
+    db.session.flush()
+    return form.id
 
 
 def _report_targets(ag1: int, a1: int) -> dict[str, list]:

@@ -47,7 +47,10 @@ FEATURES = (
     "services.campaigns",
     "twofactor",
     "providers",  # provider-side sending, pull-back and callbacks
+    "batch",  # nightly files over FTP/FTPS/SFTP: import engine and campaign services
     "sms",  # SMS campaigns, credits ledger, sender ids, replies
+    "forms",  # subscription forms, double opt-in, the Integrations page
+    "compat",  # the plugin subscribe endpoints (/frontend/*.aspx) over the forms' sign-up path
 )
 WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
 
