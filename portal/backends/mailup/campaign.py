@@ -79,10 +79,11 @@ class MailupCampaign:
     ):
         self.client, self.list_id, self.record = client, int(list_id), record
         self.sync_max, self.import_batch, self.import_wait_s = sync_max, import_batch, import_wait_s
-        # The first status read of an import comes after two of the account's call intervals: waiting
-        # for an import is calls we may make anyway, and a batch is done sooner (then 1.5x longer).
+        # Status reads of an import start one of the account's call intervals apart (the limiter's own
+        # pace, so no token goes unused while a batch loads), then 1.5x longer each time, so a long
+        # import leaves the budget to other work.
         rate = client.config.rate_per_s or 5.0
-        self.poll_s = poll_s if poll_s is not None else min(1.0, 2.0 / rate)
+        self.poll_s = poll_s if poll_s is not None else min(1.0, 1.0 / rate)
 
     def _save(self, state: dict, updates: dict) -> None:
         state.update(updates)
