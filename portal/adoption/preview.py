@@ -50,7 +50,11 @@ def build_preview(
     if groups_as not in GROUPS_AS:
         raise ValueError("groups_as is segments or lists")
     targets = {int(k): int(v) for k, v in (targets or {}).items() if v}
-    portal_lists = dict(db.session.execute(select(MailingList.id, MailingList.name)).all())
+    portal_lists = dict(
+        db.session.execute(
+            select(MailingList.id, MailingList.name).where(MailingList.client_id == client.id)
+        ).all()
+    )
     lists, sample = [], {}
     for remote in api.lists():
         if list_ids and remote.id not in list_ids:
@@ -73,7 +77,9 @@ def build_preview(
                 tally_values(sample, str(f.get("Id")), str(f.get("Value") or ""))
         lists.append(item)
     fields = _fields(client, {f.id: f.description for f in api.dynamic_fields()}, sample)
-    return _summary(lists, fields, groups_as, page_size, rate_per_s)
+    summary = _summary(lists, fields, groups_as, page_size, rate_per_s)
+    summary["preview_calls"] = api.stats.calls - api.stats.token_calls
+    return summary
 
 
 def _fields(client: Client, account: dict[int, str], sample: dict) -> list[dict]:

@@ -12,6 +12,7 @@ out; the sweeper queues the adoption again and it resumes at its cursor. The pro
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -94,6 +95,7 @@ def start_adoption(
     client: Client,
     confirmed: dict,
     targets: dict | None = None,
+    enqueue: bool = True,
 ) -> Adoption:
     """Store the confirmed preview and queue the job (after the commit)."""
     _check(connection, client)
@@ -135,6 +137,7 @@ def start_adoption(
         actor_id=actor.id if actor else None,
         kwargs={"adoption_id": adoption.id},
         timeout=JOB_TIMEOUT,
+        enqueue=enqueue,
     )
     run.total = int(confirmed.get("records") or 0)
     run.message = _("Waiting to start…")
@@ -179,7 +182,11 @@ def run_adoption(adoption_id: int, job_run_id: int) -> str:
         if adoption.state == ADOPTION_READING:
             adoption.lease_until = now + READ_LEASE
             db.session.commit()
-            read_all(adoption, provider_client(connection), client.default_region or "IT", after_page)
+            api = provider_client(connection)
+            try:
+                read_all(adoption, api, client.default_region or "IT", after_page)
+            finally:
+                _count_calls(adoption, api)
             adoption.state = ADOPTION_APPLYING
         adoption.lease_until = datetime.now(UTC) + APPLY_LEASE
         db.session.commit()
@@ -204,13 +211,26 @@ def run_adoption(adoption_id: int, job_run_id: int) -> str:
         )
 
 
+def _count_calls(adoption: Adoption, api) -> None:
+    """Calls made and 429 answers received, over every run of the adoption (the report shows them)."""
+    stats = dict(adoption.stats or {})
+    stats["calls"] = int(stats.get("calls") or 0) + api.stats.calls - api.stats.token_calls
+    stats["throttled"] = int(stats.get("throttled") or 0) + api.stats.throttled
+    adoption.stats = stats
+
+
 def _apply(adoption: Adoption, client: Client, connection: Connection, run: JobRun, progress) -> str:
     live = LiveProgress(run.id, redis_connection())
 
     def say(message: str) -> None:  # the apply is one transaction: its messages go through Redis
         live.advance(run.done, message)
 
+    began = time.monotonic()
     result, report = apply_adoption(adoption, client, connection, say)
+    result["apply_seconds"] = round(time.monotonic() - began, 2)
+    stats = adoption.stats or {}
+    result["api_calls"], result["throttled"] = stats.get("calls", 0), stats.get("throttled", 0)
+    report.add("calls", "", "made", result["api_calls"], f"{result['throttled']} answered 'too many calls'")
     live.clear()
     adoption.result = result
     adoption.state = ADOPTION_DONE

@@ -94,13 +94,19 @@ def ensure_lists(adoption: Adoption, client: Client, has_sms: set[int], report) 
     for item in adoption.preview.get("lists", []):
         remote = int(item["id"])
         wanted = targets.get(remote) or earlier.get(str(remote))
-        lst = db.session.scalar(select(MailingList).where(MailingList.id == wanted)) if wanted else None
+        lst = (
+            db.session.scalar(
+                select(MailingList).where(MailingList.id == wanted, MailingList.client_id == client.id)
+            )
+            if wanted
+            else None
+        )
         if lst is None:
             lst = create_list(
                 actor=None,
                 client=client,
                 values=ListValues(
-                    name=_free_name(item["name"]),
+                    name=_free_name(client, item["name"]),
                     description=_("Imported from your previous provider account"),
                     double_opt_in=True,
                     email_enabled=True,
@@ -123,13 +129,19 @@ def ensure_group_lists(adoption: Adoption, client: Client, report) -> dict[int, 
     for item in adoption.preview.get("lists", []):
         for group in item.get("groups", []):
             wanted = earlier.get(str(group["id"]))
-            lst = db.session.scalar(select(MailingList).where(MailingList.id == wanted)) if wanted else None
+            lst = (
+                db.session.scalar(
+                    select(MailingList).where(MailingList.id == wanted, MailingList.client_id == client.id)
+                )
+                if wanted
+                else None
+            )
             if lst is None:
                 lst = create_list(
                     actor=None,
                     client=client,
                     values=ListValues(
-                        name=_free_name(f"{item['name']} – {group['name']}"),
+                        name=_free_name(client, f"{item['name']} – {group['name']}"),
                         description=_("Imported from your previous provider account"),
                         email_enabled=True,
                         sms_enabled=True,
@@ -186,9 +198,9 @@ def ensure_group_segments(adoption: Adoption, client: Client, report) -> tuple[F
     return FieldSpec(field.key, field.label, "text"), markers
 
 
-def _free_name(name: str) -> str:
+def _free_name(client: Client, name: str) -> str:
     """The list name, or with a number after it when the client has a list of that name already."""
-    names = set(db.session.scalars(select(MailingList.name)))
+    names = set(db.session.scalars(select(MailingList.name).where(MailingList.client_id == client.id)))
     base = name.strip()[:110] or "List"
     candidate, n = base, 2
     while candidate in names:
