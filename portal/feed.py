@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,9 +126,12 @@ def read(client_id: int, cursor: Cursor, limit: int = 100) -> Page:
     horizon = _horizon()
     events = _after(Event, cursor.events, horizon, limit)
     changes = _after(SubscriptionChange, cursor.changes, horizon, limit)
-    merged = [(_key(e, 0), "e", e) for e in events] + [(_key(c, 1), "s", c) for c in changes]
-    merged.sort(key=lambda item: item[0])
-    taken = merged[:limit]
+    # A merge that keeps each stream in its own order (the order its cursor position follows), and
+    # interleaves the two by transaction id, then time.
+    merged = heapq.merge(
+        [(_key(e, 0), "e", e) for e in events], [(_key(c, 1), "s", c) for c in changes], key=lambda i: i[0]
+    )
+    taken = list(itertools.islice(merged, limit))
     contacts = _contacts({row.contact_id for _, _, row in taken if row.contact_id})
     items = [
         _event_item(row, contacts) if kind == "e" else _change_item(row, contacts) for _, kind, row in taken
@@ -203,3 +208,18 @@ def _change_item(c: SubscriptionChange, contacts: dict[int, Contact]) -> dict:
         "list_id": c.list_id,
         "data": {"source": c.source},
     }
+
+
+def end_cursor() -> Cursor:
+    """A cursor past everything final now (a new webhook endpoint starts here, not at the beginning)."""
+    horizon = _horizon()
+    positions = []
+    for model in (Event, SubscriptionChange):
+        query = select(model.txid, model.id)
+        if horizon is None:
+            query = query.order_by(model.id.desc())
+        else:
+            query = query.where(model.txid < horizon).order_by(model.txid.desc(), model.id.desc())
+        row = db.session.execute(query.limit(1)).first()
+        positions.append(Position(row[0] or 0, row[1]) if row else Position())
+    return Cursor(*positions)

@@ -15,6 +15,7 @@ from .queueing import PendingJob, enqueue_now
 PERIODIC = (  # (job name, queue, seconds)
     ("sending.sweep", QUEUE_DEFAULT, 30),
     ("imports.sweep", QUEUE_DEFAULT, 30),
+    ("webhooks.round", QUEUE_DEFAULT, 15),  # feed → webhook deliveries, due attempts queued
     ("exports.remove_expired", QUEUE_DEFAULT, 3600),
     ("providers.pull_all", QUEUE_SYNC, 600),  # one pull job per provider-side connection
     ("adoption.sweep", QUEUE_DEFAULT, 60),  # adoptions whose worker died resume at their cursor
