@@ -57,6 +57,12 @@ def _configure(app: Flask, settings: Settings) -> None:
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_KEY_PREFIX=settings.extra.get("ratelimit_prefix", "portal-rl"),
         RATELIMIT_SWALLOW_ERRORS=False,
+        # Redis down (checklist I55): sign-in keeps working under per-process, per-address limits in
+        # memory (Flask-Limiter logs "falling back to in-memory storage"), and goes back to Redis once it
+        # answers again; a short connect timeout so a vanished server cannot hold every sign-in.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_IN_MEMORY_FALLBACK=settings.login_rate_limit,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 2, "socket_timeout": 2},
         BABEL_DEFAULT_LOCALE="en",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "portal" / "translations"),
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, current_app, g, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from redis.exceptions import RedisError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .extensions import db
 
@@ -35,6 +36,20 @@ def handle_http_error(exc: HTTPException):
     return render_template("errors/error.html", code=exc.code, name=exc.name), exc.code
 
 
+def handle_queue_unavailable(exc: RedisError):
+    """Redis (the job queue) cannot be reached: a clear 503, the work not started (checklist I55)."""
+    db.session.rollback()
+    current_app.logger.warning("queue unavailable on %s %s: %s", request.method, request.path, exc)
+    if g.get("host") is None:
+        return NEUTRAL_500, 503, {"Content-Type": "text/html; charset=utf-8"}
+    if (handler := _prefix_handler()) is not None:
+        return handler(ServiceUnavailable())
+    if _wants_json():
+        return jsonify(error="Service Unavailable", status=503), 503, {"Retry-After": "60"}
+    page = render_template("errors/error.html", code=503, name="Service Unavailable")
+    return page, 503, {"Retry-After": "60"}
+
+
 def handle_unexpected(exc: Exception):
     """A real 500: the generic page (no trace, SQL, config or secret) with a reference id that is also in
     the log line carrying the traceback, so support can find one from the other (checklist G40)."""
@@ -60,5 +75,6 @@ def handle_unexpected(exc: Exception):
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(RedisError, handle_queue_unavailable)
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected)

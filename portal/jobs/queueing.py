@@ -29,12 +29,18 @@ def redis_connection() -> Redis:
     app = current_app
     conn = app.extensions.get("portal_redis")
     if conn is None:
-        conn = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url)
+        # A connect timeout (no read timeout: workers block on queues through their own connections) so
+        # a vanished Redis answers "unavailable" in seconds instead of holding the request.
+        conn = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url, socket_connect_timeout=3)
         app.extensions["portal_redis"] = conn
     return conn
 
 
 def enqueue_after_commit(session: Session, job: PendingJob) -> None:
+    """Queue `job` once `session` commits. Redis is asked first: when it cannot be reached the error
+    (redis ConnectionError) comes before the commit, so nothing is left waiting for a job that cannot be
+    queued and the page answers 503 (portal/errors.py) instead of a traceback (checklist I55)."""
+    redis_connection().ping()
     # Make sure a transaction is open: a rollback of "nothing" would otherwise fire no event and the job
     # would leave with the next, unrelated commit.
     session.connection()
