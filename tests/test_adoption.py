@@ -5,13 +5,15 @@ along; groups become segments or lists; another agency's client cannot see or st
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from portal.adoption.service import resume_stalled
 from portal.backends.mailup.emulator.prefill import statuses
 from portal.extensions import db
-from portal.models import Campaign, Client, Contact, Delivery, MailingList, Subscription
+from portal.models import AdoptionRecord, Campaign, Client, Contact, Delivery, MailingList, Subscription
 from portal.sending import control
 from portal.services import senders
 from portal.tenancy import bind_tenant
@@ -28,6 +30,7 @@ from .adoption_support import (  # noqa: F401 (fixtures)
 from .mailup_backend_support import ACCOUNT
 from .sending_support import fake_dns
 from .support import client_for, run_jobs
+from .worker_processes import kill_worker, start_worker, worker_env
 
 
 def _optout_addresses(account) -> dict[str, set[str]]:
@@ -240,3 +243,48 @@ def test_pages_are_white_label_and_another_agency_gets_404(app, world, account):
     )
     assert blocked.status_code == 404
     assert portal_state(app, ag, cid) == before
+
+
+def test_a_killed_worker_resumes_from_its_cursor_without_duplicates(app, world, account):
+    """A real worker process is SIGKILLed while it reads; the sweeper queues the adoption again once its
+    lease has run out, a second worker resumes at the stored cursor, and everything is there once."""
+    url, handle, _made = account
+    ag, cid, conn = bound_client(app, world, url, rate_per_second=8)
+    adoption_id = start(app, ag, cid, conn, page_size=5)
+    worker = start_worker(worker_env(app))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            cursor = adoption_row(app, ag, cid, adoption_id).cursor
+            if cursor.get("step", 0) >= 1:  # past the first step: some pages stored, most still to read
+                break
+            time.sleep(0.05)
+        kill_worker(worker)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    killed_at = adoption_row(app, ag, cid, adoption_id)
+    assert killed_at.state == "reading" and killed_at.cursor["step"] < killed_at.preview["steps"]
+    with app.app_context():
+        assert resume_stalled() == []  # its lease still runs: nobody steals a live adoption
+        queued = resume_stalled(datetime.now(UTC) + timedelta(minutes=5))
+        db.session.commit()
+    assert queued == [adoption_id]
+    second = start_worker(worker_env(app))
+    assert second.wait(180) == 0
+    done = adoption_row(app, ag, cid, adoption_id)
+    assert done.state == "done", done.error
+    assert done.cursor["step"] == done.preview["steps"]
+    emulated = handle.state.account(ACCOUNT.username)
+    with app.app_context(), bind_tenant(ag, cid):
+        emails = list(db.session.scalars(select(Contact.email).where(Contact.email.is_not(None))))
+        records = db.session.scalar(
+            select(func.count()).select_from(AdoptionRecord).where(AdoptionRecord.adoption_id == adoption_id)
+        )
+    assert len(emails) == len(set(emails))  # no contact twice
+    valid = {r.email.lower() for r in emulated.recipients.values() if r.email and "@" in r.email}
+    assert set(emails) == valid
+    assert records == done.preview["records"]  # every recipient of every list and channel read once
+    assert {a for ch, a in portal_state(app, ag, cid)["suppressions"] if ch == "email"} == _optout_addresses(
+        emulated
+    )["email"]

@@ -37,7 +37,7 @@ from ..services import DomainError, NotFound
 from ..services.audit import record
 from ..services.connections import resolve_connection
 from ..services.i18n_safe import _
-from ..tenancy import all_tenants, bind_tenant
+from ..tenancy import all_tenants
 from .apply import apply_adoption
 from .preview import build_preview
 from .reading import read_all
@@ -272,25 +272,24 @@ def _fail(adoption: Adoption, progress, message: str) -> str:
 
 def resume_stalled(now: datetime | None = None) -> list[int]:
     """The sweeper: queue again every live adoption whose lease ran out (its worker died, or it waits
-    after an outage). Job ids name the lease that ran out, so two sweeps queue it once."""
+    after an outage). Job ids name the lease that ran out, so two sweeps queue it once. Maintenance over
+    every tenant (all_tenants); the job binds the adoption's own tenant."""
     now = now or datetime.now(UTC)
-    with all_tenants():
-        stalled = list(
-            db.session.scalars(
-                select(Adoption).where(
-                    Adoption.state.in_((ADOPTION_READING, ADOPTION_APPLYING)), Adoption.lease_until < now
-                )
-            )
-        )
     queued = []
-    for adoption in stalled:
-        with bind_tenant(adoption.agency_id, adoption.client_id):
+    with all_tenants():
+        stalled = db.session.scalars(
+            select(Adoption).where(
+                Adoption.state.in_((ADOPTION_READING, ADOPTION_APPLYING)), Adoption.lease_until < now
+            )
+        ).all()
+        for adoption in stalled:
+            job_id = f"adoption-{adoption.id}-{int(adoption.lease_until.timestamp())}"
             enqueue_after_commit(
                 db.session,
                 PendingJob(
                     name=JOB,
                     queue=QUEUE_SYNC,
-                    job_id=f"adoption-{adoption.id}-{int(adoption.lease_until.timestamp())}",
+                    job_id=job_id,
                     agency_id=adoption.agency_id,
                     client_id=adoption.client_id,
                     kwargs={"adoption_id": adoption.id, "job_run_id": adoption.job_run_id},
@@ -300,7 +299,8 @@ def resume_stalled(now: datetime | None = None) -> list[int]:
             )
             # Queued again: it is swept again only if this job, too, stops renewing the lease.
             adoption.lease_until = now + READ_LEASE
-        queued.append(adoption.id)
+            queued.append(adoption.id)
+        db.session.flush()
     return queued
 
 
