@@ -82,6 +82,11 @@ ACTION_LABELS = {
     "import.done": _l("Import finished"),
     "import.failed": _l("Import failed"),
     "import.cancelled": _l("Import cancelled"),
+    "batch_source.created": _l("File source added"),
+    "batch_source.updated": _l("File source changed"),
+    "batch_source.deleted": _l("File source deleted"),
+    "batch_source.key_pinned": _l("File server key pinned"),
+    "batch_run.started": _l("File source run started"),
     # Suppression
     "suppression.added": _l("Added to the suppression list"),
     "suppression.removed": _l("Removed from the suppression list"),

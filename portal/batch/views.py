@@ -201,13 +201,13 @@ def run_now(source_id: int):
         flash(str(exc), "error")
         return redirect(url_for("batch.source_detail", source_id=source.id))
     db.session.commit()
-    return redirect(url_for("batch.run_detail", run_id=run.id))
+    return redirect(url_for("batch.run_detail", batch_run_id=run.id))
 
 
-@bp.route("/batch/runs/<int:run_id>")
-def run_detail(run_id: int):
+@bp.route("/batch/runs/<int:batch_run_id>")
+def run_detail(batch_run_id: int):
     try:
-        run = svc.get_run(run_id)
+        run = svc.get_run(batch_run_id)
     except NotFound:
         abort(404)
     source = _source_or_404(run.source_id)
