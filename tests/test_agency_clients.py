@@ -13,7 +13,6 @@ from .support import PASSWORD, client_for, client_row, run_jobs
 NEW = {
     "name": "Pizzeria Da Mario",
     "email_quota_month": "5000",
-    "sms_credits": "200",
     "timezone": "Europe/Rome",
     "default_region": "IT",
 }
@@ -47,9 +46,10 @@ def test_create_client_with_first_admin_invited(app, world, outbox):
     assert resp.status_code == 302
     with app.app_context(), bind_tenant(world.agency_ids["AG1"]):
         client = db.session.scalar(select(Client).where(Client.name == "Pizzeria Da Mario"))
+        # SMS credits are not part of the client form: the agency gives them from its pool (ledger).
         assert (client.email_quota_month, client.sms_credits, client.timezone, client.default_region) == (
             5000,
-            200,
+            0,
             "Europe/Rome",
             "IT",
         )

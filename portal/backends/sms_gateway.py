@@ -27,6 +27,7 @@ DEFAULT_TEMPLATE = {
     "text": "{text}",
     "reference": "{reference}",
     "report_url": "{callback}",
+    "unicode": "{unicode}",
 }
 TIMEOUT = (5, 15)  # connect, read (seconds)
 AUTH_KINDS = ("bearer", "basic", "header", "none")
