@@ -8,9 +8,9 @@ bounced, complained; written by database triggers, models/feed_ddl.py). The REST
 Why the cursor never skips or repeats a row, even under concurrent writers:
 - PostgreSQL hands out ids at INSERT time but transactions commit in any order, so "id > last id" would
   skip a row with a lower id that commits after a higher one was served. Every row therefore carries its
-  transaction id (`txid`), and a page contains only rows with `txid < xmin` of the reader's snapshot:
-  every transaction below xmin has ended, and any transaction that writes later gets a larger id, so that
-  part of each stream is final. Rows are served in (txid, id) order; the cursor holds the last
+  transaction id (`txid`), and a page contains only rows with `txid` below the horizon (`_horizon`: the
+  oldest transaction still running in this database): every transaction below it has ended, and any
+  transaction that writes later gets a larger id, so that part of each stream is final. Rows are served in (txid, id) order; the cursor holds the last
   (txid, id) served per stream. The price: a row appears only once every older transaction has ended.
 - SQLite has one writer at a time, holding the lock from its first write to its commit, so ids are
   handed out in commit order and "id > last id" is already final.
@@ -101,12 +101,31 @@ def _pg() -> bool:
 
 
 def _horizon() -> int | None:
-    """PostgreSQL: rows of transactions below this id are final. None on SQLite (ids are final)."""
+    """PostgreSQL: rows of transactions below this id are final. None on SQLite (ids are final).
+
+    The horizon is the oldest transaction id still running *in this database* (transaction ids are
+    server-wide, but a transaction of another database cannot write these tables, so it must not hold
+    the feed back), else the next id to be handed out. The next id is read first: a transaction that gets
+    an id later gets a larger one. Seeing other sessions' `backend_xid` needs the same role as theirs (or
+    pg_read_all_stats) — the portal connects with one role."""
     if not _pg():
         return None
-    return int(
-        db.session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
-    )
+    run = db.session.execute
+    run(text("SELECT pg_stat_clear_snapshot()"))
+    xmax = int(run(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).scalar())
+    running = run(
+        text(
+            "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+            "WHERE datname = current_database() AND backend_xid IS NOT NULL"
+        )
+    ).scalars()
+    oldest = xmax
+    for xid32 in running:  # 32-bit xid → the 64-bit id of the same epoch (or the one before)
+        full = ((xmax >> 32) << 32) + int(xid32)
+        if full > xmax:
+            full -= 1 << 32
+        oldest = min(oldest, full)
+    return oldest
 
 
 def _after(model, pos: Position, horizon: int | None, limit: int):

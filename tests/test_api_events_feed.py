@@ -55,7 +55,7 @@ def _wait_for(api, count: int, after=None) -> tuple[list[dict], str]:
 
 
 def test_feed_brings_subscription_changes_and_events(app, world):
-    api = api_for(app, world)
+    api = api_for(app, world, rate_limit_per_minute=6000)
     list_id = api.post("/lists", json={"name": "News"}).json["id"]
     contact = api.post("/contacts", json={"email": "feed@example.com", "lists": [list_id]}).json
     api.delete(f"/lists/{list_id}/subscriptions/{contact['id']}")

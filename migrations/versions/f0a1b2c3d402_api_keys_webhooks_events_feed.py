@@ -19,6 +19,8 @@ depends_on = None
 
 _JOURNAL_COLUMNS = "agency_id, client_id, contact_id, list_id, channel, status, source, changed_at"
 _PG = [
+    # Events from before the feed existed are final: transaction id 0, served first.
+    "UPDATE event SET txid = 0 WHERE txid IS NULL",
     "ALTER TABLE event ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)",
     "ALTER TABLE subscription_change ALTER COLUMN txid SET DEFAULT (pg_current_xact_id()::text::bigint)",
     f"""CREATE OR REPLACE FUNCTION portal_journal_subscription() RETURNS trigger AS $$

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import FetchedValue
 
 from ..extensions import db
 from ..tenancy import ClientScoped
@@ -178,7 +179,7 @@ class Event(ClientScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     # PostgreSQL: the writing transaction's id (a server default, models/feed_ddl.py); the events feed
     # serves a row only once every older transaction has ended, so its cursor never skips a late commit.
-    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True, server_default=FetchedValue())
 
 
 class ImageAsset(AgencyColumn, ClientColumn, ClientScoped, db.Model):

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import FetchedValue
 
 from ..extensions import db
 from ..tenancy import ClientScoped
@@ -74,7 +75,7 @@ class SubscriptionChange(ClientScoped, db.Model):
     channel: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16), default="")
-    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    txid: Mapped[int | None] = mapped_column(BigInteger, nullable=True, server_default=FetchedValue())
     changed_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 
