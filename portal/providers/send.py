@@ -34,8 +34,19 @@ from ..jobs import QUEUE_SYNC
 from ..jobs.queueing import PendingJob, enqueue_after_commit
 from ..links import agency_base_url
 from ..mail import tokens
-from ..models import Agency, Campaign, Client, Connection, Contact, Delivery, Field, ProviderBinding
+from ..models import (
+    Agency,
+    Campaign,
+    Client,
+    Connection,
+    Contact,
+    Delivery,
+    Field,
+    ProviderBinding,
+    SenderIdentity,
+)
 from ..models.campaign import (
+    CAMPAIGN_CANCELLED,
     CAMPAIGN_PAUSED,
     CAMPAIGN_SENDING,
     CAMPAIGN_SENT,
@@ -51,6 +62,12 @@ from .binding import ensure_binding, refresh_fields
 from .connection import provider_client
 from .translate import UntranslatableContent, translate
 
+# What sending/control.py writes on the rows a cancel skips (the same literal in the sweeper and outcomes).
+CANCELLED_ERROR = "campaign cancelled"
+TOO_LATE = (
+    "The delivery service had already accepted this campaign when it was stopped, so it went out to "
+    "its whole audience."
+)
 LEASE = timedelta(minutes=10)  # longer than any one provider call with its retries, and an import poll
 CHUNK = 5000
 BREAKER_LIMIT = 4
@@ -149,7 +166,9 @@ def _send(campaign_id: int) -> str:
 
     def record(updates: dict) -> None:
         fresh = _campaign(campaign_id)
-        if fresh.status != CAMPAIGN_SENDING:
+        # The provider's acceptance of the send is recorded whatever happened meanwhile: a cancel or a
+        # pause that came while the send was on its way cannot unsend it, and the portal must know.
+        if fresh.status != CAMPAIGN_SENDING and not updates.get("sending_id"):
             raise Stopped()
         fresh.provider_state = {**(fresh.provider_state or {}), **updates}
         fresh.provider_lease_until = datetime.now(UTC) + LEASE
@@ -173,7 +192,7 @@ def _send(campaign_id: int) -> str:
     )
     state = backend.sync_audience(state, _members(campaign, binding, state), total=pending)
     state = backend.create_message(state, subject=content.subject, html=content.html, text=content.text)
-    state = backend.send(state)
+    state = backend.send(state, sender=_sender(campaign))
     _mark_sent(campaign_id, state)
     return "sent"
 
@@ -237,13 +256,27 @@ def _members(campaign: Campaign, binding: ProviderBinding, state: dict) -> Itera
             yield AudienceMember(delivery_id, address, personal)
 
 
+def _sender(campaign: Campaign) -> tuple[str, str] | None:
+    """The campaign's sender identity (name, address), which the provider takes from the list."""
+    identity = db.session.scalar(select(SenderIdentity).where(SenderIdentity.id == campaign.sender_id))
+    return (identity.name, identity.email) if identity is not None else None
+
+
 def _mark_sent(campaign_id: int, state: dict) -> None:
     """The provider accepted the send: its deliveries are sent, the ones it refused failed, and the
-    campaign is sent (conditionally: a campaign cancelled meanwhile stays cancelled)."""
+    campaign is sent.
+
+    A cancel (or a pause) that arrived while the send was on its way came too late: the provider
+    already had the whole group, so the rows the cancel skipped went out too and are marked sent, and
+    the campaign is sent with a message saying why — never "cancelled" for mail that left."""
     now = datetime.now(UTC)
     refused = sorted({a.lower() for a in (state.get("invalid") or []) + (state.get("unprocessed") or [])})
     answer = f"{state.get('message_id')}/{state.get('sending_id')}"
-    base = update(Delivery).where(Delivery.campaign_id == campaign_id, Delivery.status == DELIVERY_PENDING)
+    late = _campaign(campaign_id).status in (CAMPAIGN_CANCELLED, CAMPAIGN_PAUSED)
+    carried = Delivery.status == DELIVERY_PENDING
+    if late:
+        carried = or_(carried, (Delivery.status == DELIVERY_SKIPPED) & (Delivery.error == CANCELLED_ERROR))
+    base = update(Delivery).where(Delivery.campaign_id == campaign_id, carried)
     if refused:
         db.session.execute(
             base.where(func.lower(Delivery.address).in_(refused))
@@ -251,14 +284,23 @@ def _mark_sent(campaign_id: int, state: dict) -> None:
             .execution_options(synchronize_session=False)
         )
     db.session.execute(
-        base.values(status=DELIVERY_SENT, sent_at=now, provider_message_id=answer).execution_options(
-            synchronize_session=False
-        )
+        base.values(
+            status=DELIVERY_SENT, sent_at=now, provider_message_id=answer, error=""
+        ).execution_options(synchronize_session=False)
     )
     db.session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CAMPAIGN_SENDING)
-        .values(status=CAMPAIGN_SENT, finished_at=now, backend_failures=0, retry_at=None, message="")
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status.in_((CAMPAIGN_SENDING, CAMPAIGN_CANCELLED, CAMPAIGN_PAUSED)),
+        )
+        .values(
+            status=CAMPAIGN_SENT,
+            finished_at=now,
+            backend_failures=0,
+            retry_at=None,
+            message=TOO_LATE if late else "",
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -325,6 +367,9 @@ def send_tests(campaign: Campaign, connection: Connection, addresses: list[str],
         for number, entry in ((binding.field_map or {}).get("fields") or {}).items()
         if values.get(number_key.get(int(number))) not in (None, "")
     }
+    sender = _sender(campaign)
+    if sender is not None:
+        backend.set_sender(*sender)
     for address in addresses:
         backend.send_test(state, address, personal)
     return len(addresses)

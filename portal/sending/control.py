@@ -255,6 +255,14 @@ def resume(*, actor: User, campaign: Campaign) -> None:
 def cancel(*, actor: User, campaign: Campaign) -> None:
     if campaign.status not in (CAMPAIGN_SCHEDULED, CAMPAIGN_SENDING, CAMPAIGN_PAUSED):
         raise DomainError("Only a scheduled, sending or paused campaign can be cancelled.")
+    if (campaign.provider_state or {}).get("sending_id"):
+        # A provider-side send the provider accepted is on its way to the whole audience: nothing to
+        # stop (the job marks it sent). A send still being handed over is cancelled; if the provider
+        # turns out to have accepted it, the job records that and says so on the campaign.
+        raise DomainError(
+            "This campaign was already handed over for delivery and is going out to its audience; "
+            "it can no longer be cancelled."
+        )
     campaign.status, campaign.finished_at = CAMPAIGN_CANCELLED, datetime.now(UTC)
     db.session.execute(
         update(Delivery)

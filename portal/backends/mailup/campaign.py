@@ -142,11 +142,9 @@ class MailupCampaign:
 
     # --- 2. message --------------------------------------------------------------------------------------
 
-    def create_message(
-        self, state: dict, *, subject: str, html: str, text: str = "", sender: dict | None = None
-    ) -> dict:
-        """`html` and `subject` already carry the provider's merge tags ([field]). The sender is the
-        list's (MailUp takes it from the list settings, §5.2), so `sender` is not sent."""
+    def create_message(self, state: dict, *, subject: str, html: str, text: str = "") -> dict:
+        """`html` and `subject` already carry the provider's merge tags ([field]). The sender is not
+        the message's: it is the list's, set right before the send (`send(sender=...)`)."""
         state = dict(state)
         if state.get("message_id"):
             return state
@@ -169,7 +167,10 @@ class MailupCampaign:
 
     # --- 3. send -----------------------------------------------------------------------------------------
 
-    def send(self, state: dict, *, at: datetime | None = None) -> dict:
+    def send(self, state: dict, *, at: datetime | None = None, sender: tuple[str, str] | None = None) -> dict:
+        """`sender` (name, address): MailUp sends with the list's sender (§5.2), so it is set on the
+        list just before the send is ordered — after a resume too, since another campaign of the same
+        list may have set its own meanwhile."""
         state = dict(state)
         if state.get("sending_id") or state.get("sent_at"):
             return state
@@ -179,6 +180,8 @@ class MailupCampaign:
             if found is not None:
                 self._save(state, _sent(found.id, found.raw.get("Sent"), (), ()))
                 return state
+        if sender is not None:
+            self.set_sender(*sender)
         self._save(state, {"send_pending": True, "send_at": format_date(at) if at else None})
         result = self.client.send_to_group(group_id, message_id, at=at)
         self._save(state, _sent(result.sending_id, result.sent, result.invalid, result.unprocessed))
@@ -191,6 +194,10 @@ class MailupCampaign:
         history = self.client.send_history(self.list_id, message_id)
         queued = [s for q in ("Immediate", "Deferred") for s in self.client.sendings(q) if s.message_id]
         return next((s for s in history + queued if ours(s) and s.message_id == message_id), None)
+
+    def set_sender(self, name: str, email: str) -> None:
+        """The sender of what the list sends next (test copies set it once before their sends)."""
+        self.client.set_list_sender(self.list_id, name, email)
 
     def send_test(self, state: dict, address: str, fields: dict[int, str] | None = None) -> None:
         """One copy to one address (test sends): the single-recipient send of the campaign's message."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .api import CONSOLE, MailupApi, bare_int
+from .api import CONSOLE, MailupApi, bad_answer, bare_int
 from .errors import MailupNotFound
 from .records import AccountInfo, DynamicField, Group, ImportStatus, MailList, NewList, Optin, Recipient
 
@@ -39,6 +39,23 @@ class ConsoleCalls(MailupApi):
 
     def create_list(self, new: NewList) -> MailList:
         return MailList.from_api(self.call("POST", CONSOLE, "/Console/List", body=new.to_api()))
+
+    def set_list_sender(self, list_id: int, name: str, email: str) -> bool:
+        """Make `name <email>` the sender of the list's messages. A REST message has no sender of its
+        own: the From name and address are the list's `NLSenderName` and `ReplyTo` settings (§5.2), read
+        when a sending is dispatched. Read-modify-write (the update takes the whole list object, as a
+        message update does, §8), and no write when they are already set. True when it wrote."""
+        path = f"/Console/List/{int(list_id)}"
+        current = self.call("GET", CONSOLE, path)
+        if not isinstance(current, dict):
+            raise bad_answer(f"GET {path}", current)
+        wanted = {"NLSenderName": name, "ReplyTo": email}
+        keys = {k.lower(): k for k in current}  # keep the account's own key casing (§4.4)
+        if all(current.get(keys.get(k.lower(), k)) == v for k, v in wanted.items()):
+            return False
+        body = dict(current) | {keys.get(k.lower(), k): v for k, v in wanted.items()}
+        self.call("PUT", CONSOLE, path, body=body)
+        return True
 
     # --- groups -----------------------------------------------------------------------------------------
 

@@ -130,6 +130,10 @@ class Delivery:
     address: str
     channel: str
     at: float
+    # The sender it went out with: the list's NLSenderName and ReplyTo when it was dispatched (§5.2: a
+    # REST message has no sender of its own). Empty for SMS and in state files older than these fields.
+    sender_name: str = ""
+    sender_email: str = ""
 
 
 @dataclass

@@ -44,6 +44,7 @@ def _audience(account: Account, sending: Sending) -> list:
 def dispatch(state: EmulatorState, account: Account, sending: Sending) -> None:
     now = state.now()
     delivered = 0
+    sender = _sender(account, sending) if sending.channel != SMS else ("", "")
     for r in _audience(account, sending):
         if sending.channel == SMS:
             address = mobile_key(r.mobile_prefix, r.mobile_number)
@@ -54,13 +55,20 @@ def dispatch(state: EmulatorState, account: Account, sending: Sending) -> None:
         else:
             address = r.email
         account.deliveries.append(
-            Delivery(sending.id, sending.message_id, r.id, address, sending.channel, now)
+            Delivery(sending.id, sending.message_id, r.id, address, sending.channel, now, *sender)
         )
         delivered += 1
     sending.delivered += delivered
     sending.status = "Sent"
     sending.sent_at = now
     state.dirty = True
+
+
+def _sender(account: Account, sending: Sending) -> tuple[str, str]:
+    """The list's sender settings at dispatch time (name, address), whatever their key casing."""
+    lst = account.lists.get(sending.list_id)
+    settings = lst.settings if lst is not None else {}
+    return str(get_ci(settings, "NLSenderName") or ""), str(get_ci(settings, "ReplyTo") or "")
 
 
 def order(

@@ -311,6 +311,8 @@ class EmulatorState:
                 "address": d.address,
                 "channel": d.channel,
                 "at": d.at,
+                "sender_name": d.sender_name,
+                "sender_email": d.sender_email,
             }
             for d in account.deliveries
             if (message_id is None or d.message_id == message_id)
