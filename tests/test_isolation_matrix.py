@@ -48,6 +48,8 @@ AREAS = (
     "campaigns",
     "forms",
     "batch",
+    "sms",
+    "smsagency",
 )
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
@@ -189,6 +191,7 @@ def make_targets(app, world) -> Targets:
         batch = _batch_targets(ag1, a1, audience["list_id"][0])
         campaigns = _campaign_targets(ag1, a1, audience["list_id"][0])
         reported = _report_targets(ag1, a1)
+        sms = _sms_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
             select(Membership.id).where(Membership.user_id == world.user_ids["A1.editor"])
@@ -219,12 +222,24 @@ def make_targets(app, world) -> Targets:
             **batch,
             **campaigns,
             **reported,
-            "campaign_id": [*campaigns["campaign_id"], *reported["campaign_id"]],
+            "campaign_id": [*campaigns["campaign_id"], *reported["campaign_id"], *sms["campaign_id"]],
+            "sender_id": sms["sender_id"],
             # Not ids, but path arguments of area routes: one valid value each.
             "kind": ["smtp"],
             "message_id": ["matrix-message.eml"],
         }
     return Targets(ids)
+
+
+def _sms_targets(ag1: int, a1: int) -> dict[str, list]:
+    """A1's SMS campaign and a sender id waiting for approval (the sms and smsagency blueprints)."""
+    from portal.models import Campaign, SmsSenderId
+
+    campaign = Campaign(agency_id=ag1, client_id=a1, channel="sms", name="A1 SMS", text="Hi", audience={})
+    sender = SmsSenderId(agency_id=ag1, client_id=a1, value="A1Shop")
+    db.session.add_all([campaign, sender])
+    db.session.flush()
+    return {"campaign_id": [campaign.id], "sender_id": [sender.id]}
 
 
 def _audience_targets(ag1: int, a1: int) -> dict[str, list]:
