@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 
+from .api.cli import api_keys_cli
 from .backends.mailup.emulator.cli import mailup_emulator_command
 from .backends.sms_gateway_emulator.cli import sms_gateway_emulator_command
 from .sms.cli import sms_cli
@@ -16,6 +17,7 @@ from .devserver import DEV_ENV_NAME, instance_dir, load_env_file
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
+    app.cli.add_command(api_keys_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(worker_health_command)
     app.cli.add_command(rotate_keys_command)

@@ -143,3 +143,38 @@ def test_cursor_paging(app, world):
         if after is None:
             break
     assert seen == ids
+
+
+def test_cli_creates_a_key_printed_once(app, world):
+    from portal.models import Client
+
+    with app.app_context(), all_tenants():
+        slug = db.session.get(Client, world.client_ids["A1"]).slug
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "api-keys",
+            "create",
+            "--client",
+            slug,
+            "--agency",
+            "ag1",
+            "--name",
+            "CRM",
+            "--scopes",
+            "read,write",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[0]
+    assert key.startswith("pk_")
+    assert Api(app, world.hosts["AG1"], key).get("/lists").status_code == 200
+    with app.app_context(), all_tenants():
+        stored = db.session.scalar(select(ApiKey).where(ApiKey.name == "CRM"))
+        assert stored.scopes == ["read", "write"] and key not in (stored.key_hash, stored.prefix)
+    bad = runner.invoke(args=["api-keys", "create", "--client", "nobody", "--name", "x"])
+    assert bad.exit_code != 0 and "no client" in bad.output
+    bad = runner.invoke(
+        args=["api-keys", "create", "--client", slug, "--agency", "ag1", "--name", "x", "--scopes", "admin"]
+    )
+    assert bad.exit_code != 0 and "Unknown scope" in bad.output

@@ -34,7 +34,7 @@ def _add_events(app, world, n: int, prefix: str, kind: str = "open", pause: floa
 def _drain(api, after=None, limit=50) -> tuple[list[dict], str]:
     items = []
     while True:
-        resp = api.get("/events?limit=%d" % limit + (f"&after={after}" if after else ""))
+        resp = api.get(f"/events?limit={limit}" + (f"&after={after}" if after else ""))
         assert resp.status_code == 200, resp.json
         items += resp.json["data"]
         after = resp.json["next_cursor"]
@@ -125,7 +125,7 @@ def test_postgresql_late_commit_is_not_skipped(app, world, settings):
         second = fast.execute(insert, {**params, "p": "fast"}).scalar()
     assert first < second
     page = api.get("/events").json
-    assert "evt_%d" % second not in [i["id"] for i in page["data"]]
+    assert f"evt_{second}" not in [i["id"] for i in page["data"]]
     slow_tx.commit()
     slow.close()
     deadline = time.monotonic() + 60

@@ -5,8 +5,8 @@ The fuzzer is bounded (a few examples per operation) so the whole run stays well
 from __future__ import annotations
 
 import schemathesis
-from openapi_spec_validator import validate
 from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator import validate
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -26,7 +26,13 @@ def test_document_is_openapi_31_and_complete(app, world):
     assert doc["openapi"].startswith("3.1")
     assert doc["servers"][0]["url"].startswith(f"http://{world.hosts['AG1']}")
     paths = doc["paths"]
-    for wanted in ("/api/v1/contacts", "/api/v1/contacts/bulk", "/api/v1/events", "/api/v1/campaigns/{campaign_id}/send", "/api/v1/sms/campaigns"):
+    for wanted in (
+        "/api/v1/contacts",
+        "/api/v1/contacts/bulk",
+        "/api/v1/events",
+        "/api/v1/campaigns/{campaign_id}/send",
+        "/api/v1/sms/campaigns",
+    ):
         assert wanted in paths, wanted
     posts = [op for ops in paths.values() for m, op in ops.items() if m == "post"]
     assert posts and all(any(p["name"] == "Idempotency-Key" for p in op["parameters"]) for op in posts)

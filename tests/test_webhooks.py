@@ -59,14 +59,18 @@ def verify(secret: str, headers: dict, body: bytes) -> bool:
     content = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.{body.decode()}".encode()
     expected = base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
     return any(
-        sig.split(",", 1)[1] == expected for sig in headers["webhook-signature"].split(" ") if sig.startswith("v1,")
+        sig.split(",", 1)[1] == expected
+        for sig in headers["webhook-signature"].split(" ")
+        if sig.startswith("v1,")
     )
 
 
 @pytest.fixture
 def receiver(app, monkeypatch):
     settings = app.config["PORTAL_SETTINGS"]
-    monkeypatch.setitem(app.config, "PORTAL_SETTINGS", dataclasses.replace(settings, outbound_allow_localhost=True))
+    monkeypatch.setitem(
+        app.config, "PORTAL_SETTINGS", dataclasses.replace(settings, outbound_allow_localhost=True)
+    )
     r = Receiver()
     yield r
     r.close()
@@ -245,7 +249,9 @@ def test_saving_a_blocked_url_is_refused(app, world):
     with app.app_context(), _tenant(world):
         client = db.session.get(Client, world.client_ids["A1"])
         with pytest.raises(DomainError):
-            endpoints.create_webhook(actor=None, client=client, url="http://169.254.169.254/", events=["open"])
+            endpoints.create_webhook(
+                actor=None, client=client, url="http://169.254.169.254/", events=["open"]
+            )
 
 
 def test_api_subscribe_reaches_a_webhook(app, world, receiver):

@@ -11,7 +11,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
@@ -19,6 +18,7 @@ from ..models import ApiKey, Client, User
 from ..models.webservice import SCOPES
 from ..services import DomainError, NotFound
 from ..services.audit import record
+from ..services.i18n_safe import _
 from ..tenancy import all_tenants
 
 MAX_SEEN_IPS = 50

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import feed, netguard
@@ -17,6 +16,7 @@ from ..models import Client, User, Webhook
 from ..models.webservice import WEBHOOK_EVENTS
 from ..services import DomainError, NotFound
 from ..services.audit import record
+from ..services.i18n_safe import _
 from .signing import new_secret
 
 ROTATION_OVERLAP = timedelta(hours=24)
