@@ -87,6 +87,9 @@ ACTION_LABELS = {
     "batch_source.deleted": _l("File source deleted"),
     "batch_source.key_pinned": _l("File server key pinned"),
     "batch_run.started": _l("File source run started"),
+    # Import from a previous provider account (portal/adoption)
+    "adoption.started": _l("Import from the previous provider account started"),
+    "adoption.finished": _l("Import from the previous provider account finished"),
     # Suppression
     "suppression.added": _l("Added to the suppression list"),
     "suppression.removed": _l("Removed from the suppression list"),

@@ -14,7 +14,7 @@ from ..backends.mailup.api import CONSOLE
 from ..extensions import db
 from ..models import Adoption, AdoptionMember, AdoptionRecord
 from .remote import COLUMNS, Step, optin_row, recipient_row, steps_for
-from .types import merge_tallies, tally_values
+from .types import merge_tallies
 
 KEY = ["adoption_id", "remote_list_id", "channel", "remote_id"]
 RECORD_COLUMNS = (
@@ -56,11 +56,8 @@ def store_page(adoption: Adoption, step: Step, items: list, region: str) -> None
     if step.kind == "optins":
         rows = [r for r in (optin_row(item) for item in items) if r is not None]
     else:
-        rows = [recipient_row(step, item, region) for item in items]
         tally: dict = {}
-        for item in items:
-            for f in item.get("Fields") or []:
-                tally_values(tally, str(f.get("Id")), str(f.get("Value") or ""))
+        rows = [recipient_row(step, item, region, tally) for item in items]
         stats = dict(adoption.stats or {})
         stats["fields"] = merge_tallies(dict(stats.get("fields") or {}), tally)
         adoption.stats = stats

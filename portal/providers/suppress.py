@@ -3,7 +3,7 @@ the whole batch (an address already suppressed keeps its first entry), then one 
 the subscriptions of the newly suppressed addresses (RETURNING the lists that lose a subscriber, so the
 kept counts move by what changed). The same rules as `services.suppression.add`, per batch instead of
 per address: a hard bounce makes subscriptions 'bounced', a complaint 'complained', anything else
-'unsubscribed'; every new entry is one audit row."""
+'unsubscribed'; every new entry is one audit row, all of them written by one INSERT."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..imports.addresses import InvalidAddress, normalise_email, normalise_phone
 from ..list_counts import adjust as adjust_counts
 from ..models import Client, Contact, Subscription, Suppression
 from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS, SUB_SUBSCRIBED
-from ..services.audit import record
+from ..services.audit import record_many
 
 STATUS = {"hard_bounce": "bounced", "soft_bounce_limit": "bounced", "complaint": "complained"}
 
@@ -70,15 +70,16 @@ def suppress_many(
     for v in values:
         if v["address"] in added:
             by_reason[v["reason"]].append(v["address"])
-            record(
-                "suppression.added",
-                actor=None,
-                agency_id=client.agency_id,
-                client_id=client.id,
-                target=v["address"],
-                reason=v["reason"],
-                channel=channel,
-            )
+    record_many(
+        "suppression.added",
+        agency_id=client.agency_id,
+        client_id=client.id,
+        rows=[
+            (v["address"], {"reason": v["reason"], "channel": channel})
+            for v in values
+            if v["address"] in added
+        ],
+    )
     left = []
     for reason, addresses in by_reason.items():
         column = Contact.phone if channel == CHANNEL_SMS else Contact.email
