@@ -130,6 +130,7 @@ def test_mailup_and_sms_connections(app, world):
         "no_logo": True,
         "account_model": "shared",  # a list per client in a shared account unless the operator says so
         "list_id": None,
+        "api_base": "",  # the provider's own API hosts
     }
     raw = _raw_rows(app)
     for secret in (MAILUP_SECRET, MAILUP_PASSWORD, "sms-key-987"):
