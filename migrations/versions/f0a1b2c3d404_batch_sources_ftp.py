@@ -117,7 +117,7 @@ def upgrade():
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("problems", sa.JSON(), nullable=False),
-        sa.Column("moved_to", sa.String(length=16), nullable=False),
+        sa.Column("moved_to", sa.String(length=255), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         *_tenant_columns("batch_file"),
         sa.ForeignKeyConstraint(

@@ -74,6 +74,17 @@ def run_batch(batch_run_id: int, job_run_id: int | None = None) -> dict | None:
         db.session.rollback()
         run = get_run(batch_run_id)
         run.message = str(exc)
+    except Exception:
+        # Whatever else broke, the history says so now and the source is free again; the traceback goes
+        # to the job's failure record.
+        db.session.rollback()
+        get_run(
+            batch_run_id
+        ).message = (
+            "The run stopped because of an internal error; files not yet processed stay on the server."
+        )
+        _finish(batch_run_id, job_run_id)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _finish(batch_run_id, job_run_id)

@@ -23,6 +23,7 @@ from ..models.batch import (
     DEFAULT_PORTS,
     PROTOCOL_SFTP,
     PROTOCOLS,
+    RUN_FAILED,
     RUN_QUEUED,
     RUN_RUNNING,
     SCHEDULE_HOURLY,
@@ -231,9 +232,23 @@ def next_run(source: BatchSource, client: Client, now: datetime) -> datetime | N
 
 
 def active_run(source: BatchSource) -> BatchRun | None:
-    return db.session.scalar(
+    """The run that holds the source. One whose worker died (running, but the source's hold ran out) or
+    whose job was lost (queued for longer than a job may take) is ended here, so it never blocks the
+    source for good."""
+    run = db.session.scalar(
         select(BatchRun).where(BatchRun.source_id == source.id, BatchRun.state.in_((RUN_QUEUED, RUN_RUNNING)))
     )
+    if run is None:
+        return None
+    now = datetime.now(UTC)
+    held = source.lock_until is not None and source.lock_until > now
+    lost = run.state == RUN_QUEUED and run.created_at < now - timedelta(seconds=JOB_TIMEOUT)
+    if (run.state == RUN_RUNNING and not held) or lost:
+        run.state, run.finished_at = RUN_FAILED, now
+        run.message = "The run stopped before it finished (its worker was stopped); files not yet processed stay on the server."
+        db.session.flush()
+        return None
+    return run
 
 
 def start_run(

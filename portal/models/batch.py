@@ -112,5 +112,5 @@ class BatchFile(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     )
     message: Mapped[str] = mapped_column(Text, default="")
     problems: Mapped[list] = mapped_column(JSON, default=list)  # [{"where": ..., "what": ...}]
-    moved_to: Mapped[str] = mapped_column(String(16), default="")  # processed / failed / "" (left)
+    moved_to: Mapped[str] = mapped_column(String(255), default="")  # "processed/<name>", or "" (left)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
