@@ -36,6 +36,14 @@ def _page_of(blueprint_prefix: str, word: str = "") -> str | None:
     return None
 
 
+def _first_url(*endpoints: str) -> str | None:
+    """The URL of the first of these argument-less endpoints that exists (url_for, guarded)."""
+    for endpoint in endpoints:
+        if endpoint in current_app.view_functions:
+            return url_for(endpoint)
+    return None
+
+
 def _compat_form() -> CompatForm:
     current = compat_access.get_access(g.client)
     form = CompatForm()
@@ -58,7 +66,7 @@ def integrations():
         compat_on=bool(current and current.enabled),
         compat_form=_compat_form(),
         subscribe_url=base_url + url_for("compat.frontend", prefix="frontend", page="xmlSubscribe.aspx"),
-        api_url=_page_of("api", "reference") or _page_of("api"),
+        api_url=_first_url("integrations.reference", "integrations.keys") or _page_of("api"),
         ftp_url=_page_of("batch"),
     )
 
