@@ -59,7 +59,7 @@ def _setup(app, world, *, verified: bool = True) -> dict:
         return {"ag": ag, "cid": cid, "list_id": lst.id}
 
 
-def _source(app, ids, protocol, port, *, server_key="", allow_send=False, list_id=None) -> int:
+def _source(app, ids, protocol, port, *, server_key="", allow_send=False, list_id=None, notify=False) -> int:
     with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
         client = db.session.scalar(select(Client).where(Client.id == ids["cid"]))
         values = svc.SourceValues(
@@ -73,6 +73,7 @@ def _source(app, ids, protocol, port, *, server_key="", allow_send=False, list_i
             list_id=list_id or ids["list_id"],
             allow_send=allow_send,
             server_key=server_key,
+            notify_admins=notify,
         )
         source = svc.save_source(actor=None, client=client, source=None, values=values)
         db.session.commit()
@@ -131,7 +132,7 @@ RECIPIENTS = "111;1\r\nanna@example.com;Anna\r\nbruno@example.com;Bruno\r\n"
 # --- FTP: CSV, ZIP of CSVs with a manifest, re-run ----------------------------------------------------
 
 
-def test_ftp_csv_and_zip_with_manifest_then_a_rerun_skips_the_processed_file(app, world, roots):
+def test_ftp_csv_and_zip_with_manifest_then_a_rerun_skips_the_processed_file(app, world, roots, outbox):
     ids = _setup(app, world)
     with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
         other = MailingList(agency_id=ids["ag"], client_id=ids["cid"], name="Shop buyers")
@@ -150,9 +151,13 @@ def test_ftp_csv_and_zip_with_manifest_then_a_rerun_skips_the_processed_file(app
     )
     (roots / "upload.csv.part").write_text("still being written")
     with FtpServer(roots) as server:
-        source_id = _source(app, ids, "ftp", server.port)
+        source_id = _source(app, ids, "ftp", server.port, notify=True)
         run_id = _run(app, ids, source_id)
         files = {f.name: f for f in _files(app, ids, run_id)}
+        [summary] = outbox.to("admin@a1.test")  # the admins asked for a summary; editors get none
+        assert "2 files processed, 0 failed" in summary["Subject"] and not outbox.to("editor@a1.test")
+        assert f"/app/batch/runs/{run_id}" in summary.get_body(("plain",)).get_content()
+        assert "MailUp" not in summary.as_string()
         assert set(files) == {"bundle.zip", "contacts.csv"}  # the .part upload is left alone
         assert (
             files["contacts.csv"].status == FILE_DONE
@@ -448,3 +453,32 @@ def test_pages_create_edit_delete_and_tenant_isolation(app, world):
     assert http.post(f"/app/batch/{source_id}/delete", csrf_path=f"/app/batch/{source_id}").status_code == 302
     with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
         assert db.session.get(BatchSource, source_id) is None
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "10.0.0.5",
+        "192.168.1.1",
+        "169.254.169.254",
+        "[::1]",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "metadata.google.internal",
+    ],
+)
+def test_servers_on_private_or_internal_addresses_are_refused(host):
+    from portal.batch.remote import RemoteError, resolve_checked
+
+    with pytest.raises(RemoteError, match="only servers on the internet"):
+        resolve_checked(host.strip("[]"), allow_localhost=False)
+
+
+def test_loopback_is_allowed_only_when_the_deployment_says_so():
+    from portal.batch.remote import RemoteError, resolve_checked
+
+    assert resolve_checked("127.0.0.1", allow_localhost=True) == "127.0.0.1"
+    with pytest.raises(RemoteError):
+        resolve_checked("127.0.0.1", allow_localhost=False)
+    with pytest.raises(RemoteError):
+        resolve_checked("10.1.2.3", allow_localhost=True)  # loopback only, never the private ranges

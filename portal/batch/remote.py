@@ -6,8 +6,8 @@ with a sentence for the client ("the server closed the connection while sending 
 traceback, never the library's name. What the server proves itself with is pinned: the SSH host key for
 SFTP, the SHA-256 of the certificate for FTPS (when the client pinned one; else normal CA verification).
 
-The host is the client's to choose, so it is resolved once and checked (no loopback, private, link-local
-or reserved address unless the deployment allows them) and the connection goes to that checked address.
+The host is the client's to choose, so it is resolved once and every address checked with the outbound
+guard's rule (portal/netguard.py), and the connection goes to that checked address.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import paramiko
 
 from ..models.batch import PROTOCOL_FTP, PROTOCOL_FTPS, PROTOCOL_SFTP
+from ..netguard import METADATA_NAMES, address_blocked
 
 CONNECT_TIMEOUT = 20
 IO_TIMEOUT = 60
@@ -71,31 +72,26 @@ def wanted(name: str) -> bool:
     )
 
 
-def resolve_checked(host: str, allow_private: bool) -> str:
-    """One lookup; the address connected to is the one checked here (a rebinding name gains nothing)."""
+def resolve_checked(host: str, allow_localhost: bool) -> str:
+    """One lookup, every address checked by the outbound guard's rule (portal/netguard.py: no private,
+    link-local, metadata or reserved address; loopback only where the deployment allows it), and the
+    address connected to is the one checked (a rebinding name gains nothing)."""
+    if host.lower() in METADATA_NAMES or host.lower().endswith(".internal"):
+        raise RemoteError(f"{host} is an internal name; only servers on the internet can be used.")
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise RemoteError(f"The server name {host} cannot be found.") from exc
-    for info in infos:
-        address = info[4][0]
-        if allow_private or is_public(address):
-            return address
-    raise RemoteError(f"{host} is a private or reserved address; only servers on the internet can be used.")
+    addresses = [info[4][0].split("%")[0] for info in infos]
+    for address in addresses:
+        reason = address_blocked(ipaddress.ip_address(address), allow_localhost)
+        if reason:
+            raise RemoteError(f"{host} is {reason}; only servers on the internet can be used.")
+    return addresses[0]
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved)
-        and not ip.is_unspecified
-    )
-
-
-def open_folder(endpoint: Endpoint, allow_private: bool) -> Folder:
-    address = resolve_checked(endpoint.host, allow_private)
+def open_folder(endpoint: Endpoint, allow_localhost: bool) -> Folder:
+    address = resolve_checked(endpoint.host, allow_localhost)
     if endpoint.protocol == PROTOCOL_SFTP:
         return SftpFolder(endpoint, address)
     if endpoint.protocol in (PROTOCOL_FTP, PROTOCOL_FTPS):
@@ -406,10 +402,10 @@ class SftpFolder(Folder):
             raise RemoteError(f"Cannot move {name} into {subfolder}/ ({_why(exc)}).") from exc
 
 
-def probe(endpoint: Endpoint, allow_private: bool) -> Probe:
+def probe(endpoint: Endpoint, allow_localhost: bool) -> Probe:
     """Connect, log in, list: what "test connection" shows. For SFTP without a pinned key it stops after
     the key exchange and returns the key, which the client then confirms (nothing is sent before)."""
-    folder = open_folder(endpoint, allow_private)
+    folder = open_folder(endpoint, allow_localhost)
     if isinstance(folder, SftpFolder):
         folder.probe_only = True
     with folder:

@@ -36,7 +36,7 @@ from . import process
 from .package import KIND_PACKAGE, PackageError
 from .reader import read_package
 from .remote import FAILED, PROCESSED, Folder, RemoteError, RemoteFile, open_folder
-from .sources import JOB_TIMEOUT, allow_private_hosts, endpoint, get_run, next_run
+from .sources import JOB_TIMEOUT, allow_localhost, endpoint, get_run, next_run
 from .summary import queue_summary
 
 
@@ -59,7 +59,7 @@ def run_batch(batch_run_id: int, job_run_id: int | None = None) -> dict | None:
     db.session.commit()
     work = tempfile.mkdtemp(prefix=f"batch-{run.id}-", dir=import_files.folder(client.agency_id, client.id))
     try:
-        with open_folder(endpoint(source), allow_private_hosts()) as folder:
+        with open_folder(endpoint(source), allow_localhost()) as folder:
             files = folder.list_files()
             run.files_seen = len(files)
             if job is not None:

@@ -202,10 +202,11 @@ def endpoint(source: BatchSource) -> Endpoint:
     )
 
 
-def allow_private_hosts() -> bool:
-    """Only where the deployment says so (development, tests): servers on private or loopback addresses."""
+def allow_localhost() -> bool:
+    """Loopback servers only where the deployment allows them (PORTAL_OUTBOUND_ALLOW_LOCALHOST, the same
+    switch as every outbound request; tests): a client's server is otherwise on the internet."""
     s = current_app.config["PORTAL_SETTINGS"]
-    return bool(s.testing or s.extra.get("batch_private_hosts"))
+    return bool(s.testing or s.outbound_allow_localhost)
 
 
 def needs_key(source: BatchSource) -> bool:

@@ -159,7 +159,7 @@ def test_source(source_id: int):
     source = _source_or_404(source_id)
     result, error = None, ""
     try:
-        result = probe(svc.endpoint(source), svc.allow_private_hosts())
+        result = probe(svc.endpoint(source), svc.allow_localhost())
     except RemoteError as exc:
         error = str(exc)
     key_to_pin = result.server_key if result and result.server_key != source.server_key else ""
