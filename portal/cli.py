@@ -11,8 +11,8 @@ from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from .api.cli import api_keys_cli
 from .backends.mailup.emulator.cli import mailup_emulator_command
 from .backends.sms_gateway_emulator.cli import sms_gateway_emulator_command
-from .sms.cli import sms_cli
 from .devserver import DEV_ENV_NAME, instance_dir, load_env_file
+from .sms.cli import sms_cli
 
 
 def register(app: Flask) -> None:
