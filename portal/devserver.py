@@ -18,6 +18,7 @@ from pathlib import Path
 
 DEV_ENV_NAME = "dev.env"
 EMBEDDED_MAILUP_PORT = 8030  # as `portal mailup-emulator`
+EMBEDDED_SMS_GATEWAY_PORT = 8040  # as `portal sms-gateway-emulator`
 
 
 def instance_dir() -> Path:
@@ -148,6 +149,25 @@ def _start_mailup_emulator(instance: Path):
     return handle, stop_saving
 
 
+def _start_sms_gateway(port: int):
+    """The SMS gateway emulator in a thread of this process (it reports deliveries right away and posts
+    them, and inbound replies, to the portal on this port); the seed binds the Demo Client to it."""
+    from portal.backends.sms_gateway_emulator import GatewayState, start_gateway_emulator
+    from portal.sms.demo import DEMO_API_KEY, URL_ENV
+
+    state = GatewayState(
+        api_key=DEMO_API_KEY, auto_reports=True, forward={".localhost": f"http://127.0.0.1:{port}"}
+    )
+    try:
+        url, handle = start_gateway_emulator(state, port=EMBEDDED_SMS_GATEWAY_PORT)
+    except OSError as exc:
+        print(f"!! could not start the SMS gateway emulator ({exc}); no SMS demo", flush=True)
+        return None
+    os.environ[URL_ENV] = url
+    print(f"==> SMS gateway emulator on {url} (admin {url}/_emulator/)", flush=True)
+    return handle
+
+
 def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     """Run the full local stack in the foreground until Ctrl-C."""
     instance = instance_dir()
@@ -177,6 +197,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     worker = None
     bounces = None
     mailup = None
+    sms_gateway = None
     try:
         redis_proc = ensure_redis(settings)
         if redis_proc is not None:
@@ -201,6 +222,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
                 )
 
         mailup = _start_mailup_emulator(instance)
+        sms_gateway = _start_sms_gateway(port)
         _run_step("migrating the database", "db", "upgrade")
         _run_step("seeding demo data", "seed-demo")
 
@@ -226,6 +248,8 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
             handle, stop_saving = mailup
             stop_saving.set()
             handle.stop()  # writes the state file once more
+        if sms_gateway is not None:
+            sms_gateway.stop()
         if capture is not None:
             stop_capture(capture)
         if redis_proc is not None:

@@ -82,7 +82,9 @@ def setup_client(
             db.session.add(contact)
             db.session.flush()
             db.session.add(
-                Subscription(agency_id=ag, client_id=cid, list_id=lst.id, contact_id=contact.id, channel="sms")
+                Subscription(
+                    agency_id=ag, client_id=cid, list_id=lst.id, contact_id=contact.id, channel="sms"
+                )
             )
             ids[number] = contact.id
         db.session.commit()

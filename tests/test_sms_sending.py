@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Campaign, Client, Contact, Delivery, SmsReply, Suppression
+from portal.services import DomainError
 from portal.sms import credits
 from portal.sms.campaigns import create_sms_campaign, save_sms_campaign
 from portal.sms.sending import estimate, start_sms_send
-from portal.services import DomainError
 from portal.tenancy import bind_tenant
 
 from .sms_support import LivePortal, setup_client, start_gateway
@@ -87,7 +87,12 @@ def test_send_reports_and_credits(app, world, gateway):
     with app.app_context(), bind_tenant(s.agency_id, s.client_id):
         client = db.session.scalar(select(Client).where(Client.id == s.client_id))
         preview = estimate(client, db.session.get(Campaign, cid))
-        assert (preview.recipients, preview.min_segments, preview.max_segments, preview.credits) == (3, 1, 2, 4)
+        assert (preview.recipients, preview.min_segments, preview.max_segments, preview.credits) == (
+            3,
+            1,
+            2,
+            4,
+        )
     assert _start(app, s, cid) == 3
     with app.app_context(), bind_tenant(s.agency_id):
         assert credits.balance(s.agency_id, s.client_id) == credits.Balance(50 - 4, 4)  # 10 opening + 40

@@ -15,16 +15,16 @@ from sqlalchemy import select
 
 from ..backends.base import BackendUnavailable, MessageBackend
 from ..backends.ratelimit import TokenBucket
-from ..backends.smtp import RelayConfig, SmtpRelay
 from ..backends.sms_gateway import GatewayConfig, SmsGateway
+from ..backends.smtp import RelayConfig, SmtpRelay
 from ..crypto import decrypt_json
 from ..extensions import db
 from ..jobs.queueing import redis_connection
 from ..links import agency_base_url
 from ..models import Agency, Connection
 from ..models.connection import KIND_SMS, KIND_SMTP
-from ..tenancy import all_tenants
 from ..providers.connection import PROVIDER_KINDS
+from ..tenancy import all_tenants
 
 PER_MESSAGE = "per-message"
 # Kinds that send one message at a time through this loop, per channel. The MailUp and SMS issues add

@@ -65,7 +65,9 @@ def render_sms(content: SmsContent, values: dict) -> str:
     try:
         return content.template.render(values).strip()
     except Exception as exc:  # noqa: BLE001 — one recipient's data breaks only that recipient
-        raise MessageError(f"the text could not be built for this recipient ({exc.__class__.__name__})") from exc
+        raise MessageError(
+            f"the text could not be built for this recipient ({exc.__class__.__name__})"
+        ) from exc
 
 
 def compose_sms(content: SmsContent, delivery_id: int, number: str, values: dict) -> OutgoingMessage:

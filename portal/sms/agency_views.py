@@ -45,7 +45,9 @@ def overview():
         client_names={c.id: c.name for c in clients},
         prices=sorted(pricing.price_list(agency_id).items()),
         price_form=PriceForm(prefix="price"),
-        keywords_form=KeywordsForm(prefix="kw", data={"keywords": ", ".join(sorted(inbound.stop_keywords(agency_id)))}),
+        keywords_form=KeywordsForm(
+            prefix="kw", data={"keywords": ", ".join(sorted(inbound.stop_keywords(agency_id)))}
+        ),
     )
 
 
@@ -68,7 +70,9 @@ def set_price():
     if form.validate_on_submit():
         try:
             pricing.set_price(
-                agency_id=g.agency.id, country=form.country.data, credits_per_segment=form.credits_per_segment.data
+                agency_id=g.agency.id,
+                country=form.country.data,
+                credits_per_segment=form.credits_per_segment.data,
             )
         except DomainError as exc:
             db.session.rollback()

@@ -121,7 +121,11 @@ def test_send(*, actor: User | None, client: Client, campaign: Campaign, raw_num
     finally:
         backend.close()
     record(
-        "campaign.test_sent", actor=actor, agency_id=client.agency_id, client_id=client.id, target=campaign.name
+        "campaign.test_sent",
+        actor=actor,
+        agency_id=client.agency_id,
+        client_id=client.id,
+        target=campaign.name,
     )
     return number
 
@@ -137,11 +141,15 @@ def cancel_sms(*, actor: User, campaign: Campaign) -> None:
 def report_figures(campaign: Campaign) -> dict:
     rows = dict(
         db.session.execute(
-            select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign.id).group_by(Delivery.status)
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign.id)
+            .group_by(Delivery.status)
         ).all()
     )
     delivered = db.session.scalar(
-        select(func.count()).select_from(Event).where(Event.campaign_id == campaign.id, Event.kind == "delivered")
+        select(func.count())
+        .select_from(Event)
+        .where(Event.campaign_id == campaign.id, Event.kind == "delivered")
     )
     segments, consumed, reserved = db.session.execute(
         select(

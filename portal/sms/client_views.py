@@ -72,7 +72,11 @@ def new():
 @bp.route("/count", methods=["POST"])
 def count_text():
     """The live counter: the server's own figures for the text being typed (one source of truth)."""
-    text = (request.get_json(silent=True) or {}).get("text", "") if request.is_json else request.form.get("text", "")
+    text = (
+        (request.get_json(silent=True) or {}).get("text", "")
+        if request.is_json
+        else request.form.get("text", "")
+    )
     return jsonify(svc.count_with_cost(str(text)[:5000], _default_price()))
 
 
@@ -130,7 +134,9 @@ def test(campaign_id: int):
     form = TestSmsForm(prefix="test")
     if form.validate_on_submit():
         try:
-            number = svc.test_send(actor=_actor(), client=g.client, campaign=campaign, raw_number=form.number.data)
+            number = svc.test_send(
+                actor=_actor(), client=g.client, campaign=campaign, raw_number=form.number.data
+            )
         except DomainError as exc:
             db.session.rollback()
             flash(str(exc), "error")
@@ -166,7 +172,9 @@ def cancel(campaign_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(_("The campaign was cancelled; the credits of messages not sent are available again."), "success")
+        flash(
+            _("The campaign was cancelled; the credits of messages not sent are available again."), "success"
+        )
     return redirect(url_for("sms.report", campaign_id=campaign.id))
 
 

@@ -221,9 +221,7 @@ def reserve(*, agency_id: int, client_id: int, amount: int, campaign_id: int | N
     return _entry(agency_id, client_id, ENTRY_RESERVE, amount, campaign_id=campaign_id)
 
 
-def settle(
-    *, agency_id: int, client_id: int, campaign_id: int | None, consumed: int, released: int
-) -> None:
+def settle(*, agency_id: int, client_id: int, campaign_id: int | None, consumed: int, released: int) -> None:
     """Reserved → consumed and/or released. The callers move each delivery's credit_state conditionally
     first, so the same credits are never settled twice; the reserved balance covers them by construction
     and a failing condition here means the ledger was tampered with."""
@@ -243,6 +241,4 @@ def entries(agency_id: int, client_id: int | None, *, limit: int = 200, offset: 
         query = query.where(
             CreditEntry.client_id.is_(None) | CreditEntry.kind.in_((ENTRY_ALLOCATE, ENTRY_REVOKE))
         )
-    return list(
-        db.session.scalars(query.order_by(CreditEntry.id.desc()).limit(limit).offset(offset))
-    )
+    return list(db.session.scalars(query.order_by(CreditEntry.id.desc()).limit(limit).offset(offset)))

@@ -22,7 +22,9 @@ def stop_keywords(agency_id: int) -> set[str]:
     raw = db.session.scalar(
         select(SmsAgencySettings.stop_keywords).where(SmsAgencySettings.agency_id == agency_id)
     )
-    return {k.strip().upper() for k in (raw if raw is not None else DEFAULT_STOP_KEYWORDS).split(",") if k.strip()}
+    return {
+        k.strip().upper() for k in (raw if raw is not None else DEFAULT_STOP_KEYWORDS).split(",") if k.strip()
+    }
 
 
 def set_stop_keywords(agency_id: int, raw: str) -> None:

@@ -31,7 +31,9 @@ def validate(value: str) -> str:
 
 def request_sender(*, actor: User | None, client: Client, value: str) -> SmsSenderId:
     value = validate(value)
-    if db.session.scalar(select(SmsSenderId.id).where(SmsSenderId.client_id == client.id, SmsSenderId.value == value)):
+    if db.session.scalar(
+        select(SmsSenderId.id).where(SmsSenderId.client_id == client.id, SmsSenderId.value == value)
+    ):
         raise DomainError(f"The sender id {value} was already requested.")
     sender = SmsSenderId(
         agency_id=client.agency_id,

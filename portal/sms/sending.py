@@ -71,9 +71,7 @@ def _price_rows(client: Client, campaign: Campaign, rows) -> list[dict]:
             segments = count(render_sms(content, values.get(contact_id, {"phone": number}))).segments
         except MessageError:
             segments = 0  # fails at hand-over with the reason; nothing to reserve for it
-        out.append(
-            {"i": delivery_id, "s": segments, "k": pricing.credits_for(prices, number, segments)}
-        )
+        out.append({"i": delivery_id, "s": segments, "k": pricing.credits_for(prices, number, segments)})
     return out
 
 

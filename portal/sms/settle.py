@@ -29,18 +29,26 @@ _ONE = text(
 )
 
 
-def settle_campaign(*, agency_id: int, client_id: int, campaign_id: int, consume_sent: bool) -> tuple[int, int]:
+def settle_campaign(
+    *, agency_id: int, client_id: int, campaign_id: int, consume_sent: bool
+) -> tuple[int, int]:
     """Release what failed or was skipped (and consume what was sent when no report will come)."""
     params = {"c": campaign_id, "cl": client_id}
     released = sum(r[0] for r in db.session.execute(_RELEASE_UNSENT, params))
     consumed = sum(r[0] for r in db.session.execute(_CONSUME_SENT, params)) if consume_sent else 0
     credits.settle(
-        agency_id=agency_id, client_id=client_id, campaign_id=campaign_id, consumed=consumed, released=released
+        agency_id=agency_id,
+        client_id=client_id,
+        campaign_id=campaign_id,
+        consumed=consumed,
+        released=released,
     )
     return consumed, released
 
 
-def settle_delivery(*, agency_id: int, client_id: int, campaign_id: int, delivery_id: int, delivered: bool) -> int:
+def settle_delivery(
+    *, agency_id: int, client_id: int, campaign_id: int, delivery_id: int, delivered: bool
+) -> int:
     """One delivery's report: its credits consumed (delivered) or released (failed); 0 if already settled."""
     state = "consumed" if delivered else "released"
     row = db.session.execute(_ONE, {"to": state, "id": delivery_id, "cl": client_id}).first()

@@ -51,6 +51,8 @@ def create_app(state: GatewayState):
         html = (
             "<!doctype html><title>SMS gateway emulator</title><h1>SMS gateway emulator</h1>"
             "<form method=post action=/_emulator/reports><button>Send pending delivery reports</button></form>"
+            "<form method=post action=/_emulator/inbound><input name=from placeholder='+393471110001'>"
+            "<input name=text placeholder=STOP><button>Post an inbound reply</button></form>"
             "<table border=1><tr><th>id</th><th>to</th><th>from</th><th>text</th><th>status</th>"
             f"<th>reason</th></tr>{rows}</table>"
         )

@@ -142,13 +142,21 @@ class GatewayState:
     def inbound(self, sender: str, to: str, text: str, url: str = "") -> tuple[bool, dict]:
         """A recipient's reply, posted to the inbound URL."""
         reply = {"id": f"in-{next(self._ids)}", "from": sender, "to": to, "text": text}
-        target = url or self.inbound_url
+        target = url or self.inbound_url or self._inbound_beside_reports(sender)
         if not target:
             return False, {"error": "no inbound URL configured"}
         ok = self.post(target, reply)
         with self.lock:
             self.replies.append({**reply, "posted": ok, "url": target})
         return ok, reply
+
+    def _inbound_beside_reports(self, number: str) -> str:
+        """Without a configured inbound URL: the one beside the report URL of the last message to that
+        number (the portal's callbacks are /hooks/sms/<token>/report and /inbound)."""
+        for m in reversed(self.messages):
+            if m.to == number and m.report_url.endswith("/report"):
+                return m.report_url[: -len("report")] + "inbound"
+        return ""
 
     def snapshot(self) -> dict:
         with self.lock:
