@@ -295,6 +295,9 @@ def test_builder_rules_and_pages(app, world):
     assert str(news["id"]) in integrations and news["guid"] in integrations
     assert "ag1.portal.test" in integrations
     assert "mailup" not in integrations.lower()
+    # Other features' pages are linked when they are installed, and only then.
+    assert ('data-testid="ftp-link"' in integrations) == ("batch" in app.blueprints)
+    assert ('data-testid="api-link"' in integrations) == ("integrations" in app.blueprints)
     viewer = client_for(app, world, "A1.viewer")
     assert viewer.get("/app/forms/new").status_code == 403
 
