@@ -154,5 +154,9 @@ def _register_blueprints(app: Flask) -> None:
     for bp in blueprints:
         app.register_blueprint(bp)
     from .api import init_app as init_api
+    from .api.pages import bp as integrations_bp
+    from .webhooks.views import bp as webhooks_bp
 
+    app.register_blueprint(integrations_bp)  # client area: API keys and the API reference
+    app.register_blueprint(webhooks_bp)  # client area: webhook endpoints and their delivery log
     init_api(app)  # the REST API (flask-smorest registers its blueprint and builds the document)

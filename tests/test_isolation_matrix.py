@@ -50,6 +50,8 @@ AREAS = (
     "batch",
     "sms",
     "smsagency",
+    "integrations",
+    "webhooks",
 )
 ATTACKERS = ("A2.admin", "B1.admin", "AG2.owner", "AG2.staff")
 # Generic form fields an attacker would send along: if a view forgets its tenant check, these make the
@@ -192,6 +194,7 @@ def make_targets(app, world) -> Targets:
         campaigns = _campaign_targets(ag1, a1, audience["list_id"][0])
         reported = _report_targets(ag1, a1)
         sms = _sms_targets(ag1, a1)
+        adoption = _adoption_targets(ag1, a1)
         canonical = db.session.scalar(select(Domain.id).where(Domain.host == world.hosts["AG1"]))
         membership = db.session.scalar(
             select(Membership.id).where(Membership.user_id == world.user_ids["A1.editor"])
@@ -210,7 +213,8 @@ def make_targets(app, world) -> Targets:
             "run_id": runs,
             "job_id": [*runs, client_run.rq_job_id, agency_run.rq_job_id],  # admin RQ pages use RQ ids
             "jobrun_id": runs,
-            "connection_id": [conn.id],
+            "connection_id": [conn.id, *adoption["connection_id"]],
+            "adoption_id": adoption["adoption_id"],
             "domain_id": [custom.id, canonical],
             "event_id": [event.id],
             "audit_id": [event.id],
@@ -224,11 +228,73 @@ def make_targets(app, world) -> Targets:
             **reported,
             "campaign_id": [*campaigns["campaign_id"], *reported["campaign_id"], *sms["campaign_id"]],
             "sender_id": sms["sender_id"],
+            **_webservice_targets(ag1, a1),
             # Not ids, but path arguments of area routes: one valid value each.
             "kind": ["smtp"],
             "message_id": ["matrix-message.eml"],
         }
     return Targets(ids)
+
+
+def _webservice_targets(ag1: int, a1: int) -> dict[str, list]:
+    """A1's API key, webhook endpoint and one delivery (the integrations and webhooks blueprints)."""
+    from portal.models import ApiKey, Webhook, WebhookDelivery
+
+    key = ApiKey(
+        agency_id=ag1,
+        client_id=a1,
+        name="A1 key",
+        prefix="a1matrix0001",
+        key_hash="0" * 64,
+        scopes=["read"],
+        seen_ips=[],
+    )
+    hook = Webhook(
+        agency_id=ag1, client_id=a1, url="https://hooks.example.com/a1", events=["open"], secret=""
+    )
+    db.session.add_all([key, hook])
+    db.session.flush()
+    delivery = WebhookDelivery(
+        agency_id=ag1,
+        client_id=a1,
+        webhook_id=hook.id,
+        message_id="msg_matrix",
+        event_type="open",
+        payload="{}",
+        status="failed",
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    return {"key_id": [key.id], "webhook_id": [hook.id], "delivery_id": [delivery.id]}
+
+
+def _adoption_targets(ag1: int, a1: int) -> dict[str, list]:
+    """A1's import from a provider account (a `mailup` connection of AG1, never called: every route
+    answers 404 for another tenant before it would reach the provider)."""
+    from portal.models import Adoption, Connection, JobRun
+
+    conn = Connection(
+        agency_id=ag1, kind="mailup", name="AG1 email API", options={"api_base": "http://127.0.0.1:9"}
+    )
+    run = JobRun(agency_id=ag1, client_id=a1, kind="adoption", queue="sync", rq_job_id="matrix-adoption")
+    db.session.add_all([conn, run])
+    db.session.flush()
+    adoption = Adoption(
+        agency_id=ag1,
+        client_id=a1,
+        connection_id=conn.id,
+        job_run_id=run.id,
+        state="done",
+        options={},
+        preview={"lists": []},
+        cursor={},
+        stats={},
+        result={},
+        error="",
+    )
+    db.session.add(adoption)
+    db.session.flush()
+    return {"connection_id": [conn.id], "adoption_id": [adoption.id]}
 
 
 def _sms_targets(ag1: int, a1: int) -> dict[str, list]:
