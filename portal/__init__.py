@@ -34,6 +34,7 @@ def _configure(app: Flask, settings: Settings) -> None:
     app.config.update(
         PORTAL_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.old_secret_keys),  # sessions signed before a rotation
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},

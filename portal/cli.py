@@ -109,20 +109,21 @@ def worker_health_command(max_age: int) -> None:
 @click.command("rotate-keys")
 @with_appcontext
 def rotate_keys_command() -> None:
-    """Re-encrypt every stored secret with the newest key of PORTAL_ENCRYPTION_KEYS."""
-    from sqlalchemy import select
+    """Re-encrypt every stored secret (credentials, DKIM keys, two-factor secrets, ...) with the newest
+    key of PORTAL_ENCRYPTION_KEYS; exits 1 naming the secrets no configured key can read."""
+    from .keys.rotation import rotate_all
 
-    from .crypto import rotate
-    from .extensions import db
-    from .models import Connection
-    from .tenancy import all_tenants
-
-    with all_tenants():
-        rows = list(db.session.scalars(select(Connection)))
-        for row in rows:
-            row.secrets_encrypted = rotate(row.secrets_encrypted)
-        db.session.commit()
-    click.echo(f"re-encrypted the secrets of {len(rows)} connection(s) with the newest key")
+    report = rotate_all()
+    for label, count in sorted(report.rotated.items()):
+        click.echo(f"{label}: {count} re-encrypted")
+    click.echo(f"re-encrypted {report.total} secret(s) with the newest key")
+    if report.unreadable:
+        click.echo(
+            f"{len(report.unreadable)} secret(s) cannot be read with any configured key (enter them again, "
+            "or put back the key they were written with): " + ", ".join(report.unreadable),
+            err=True,
+        )
+        sys.exit(1)
 
 
 @click.command("dev")

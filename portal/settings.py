@@ -77,6 +77,9 @@ class Settings:
     # … and every session ends this long after sign-in, however busy.
     session_max_hours: int = 12
     max_upload_bytes: int = 100 * 1024 * 1024  # a 1M-row contact CSV is about 65 MB
+    # Earlier SECRET_KEYs, newest first: links already delivered in emails (unsubscribe, preferences,
+    # view online) and sessions signed with them keep working after a rotation; nothing new uses them.
+    old_secret_keys: tuple[str, ...] = ()
     # Development only: the outbound-request guard (portal/netguard.py) admits loopback addresses.
     outbound_allow_localhost: bool = False
     extra: dict = field(default_factory=dict)
@@ -120,6 +123,9 @@ class Settings:
             session_idle_minutes=_int("PORTAL_SESSION_IDLE_MINUTES", 60),
             operator_session_idle_minutes=_int("PORTAL_OPERATOR_SESSION_IDLE_MINUTES", 30),
             session_max_hours=_int("PORTAL_SESSION_MAX_HOURS", 12),
+            old_secret_keys=tuple(
+                k.strip() for k in os.environ.get("PORTAL_OLD_SECRET_KEYS", "").split(",") if k.strip()
+            ),
         )
         settings = replace(settings, **overrides)
         if not settings.bounce_domain:  # derived after overrides, so a test's base domain carries over

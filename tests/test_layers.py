@@ -47,10 +47,12 @@ FEATURES = (
     "services.campaigns",
     "twofactor",
     "providers",  # provider-side sending, pull-back and callbacks
+    "adoption",  # importing an existing provider account: preview, resumable reading, set-based apply
     "batch",  # nightly files over FTP/FTPS/SFTP: import engine and campaign services
     "sms",  # SMS campaigns, credits ledger, sender ids, replies
     "forms",  # subscription forms, double opt-in, the Integrations page
     "compat",  # the plugin subscribe endpoints (/frontend/*.aspx) over the forms' sign-up path
+    "keys",  # key rotation, and what a page or job does with a secret no key can read
 )
 WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..extensions import db
+from ..keys.unreadable import readable_or_none
 from ..models.connection import KIND_SMTP, KINDS
 from ..providers.binding import bindings_of
 from ..providers.connection import is_provider_side
@@ -87,7 +88,8 @@ def connection_edit(agency_id: int, connection_id: int):
             db.session.commit()
             flash(_("Connection %(name)s saved.", name=connection.name), "success")
             return _detail(agency)
-    secrets_set = {key for key, value in service.get_secrets(connection).items() if value}
+    stored = readable_or_none(connection.secrets_encrypted)  # None: no configured key reads them
+    secrets_set = {key for key, value in (stored or {}).items() if value}
     return render_template(
         "admin/connections/form.html",
         agency=agency,
@@ -95,6 +97,7 @@ def connection_edit(agency_id: int, connection_id: int):
         form=form,
         connection=connection,
         secrets_set=secrets_set,
+        secrets_unreadable=stored is None,
         bindings=bindings_of(connection) if is_provider_side(connection) else [],
     )
 

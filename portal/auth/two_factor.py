@@ -72,6 +72,13 @@ def second_factor():
             return redirect(safe_next(target, home_for(user)))
         db.session.commit()  # keep the audit row of the failure
         form.code.errors = [*form.code.errors, _("That code is not right. Type the code your app shows now.")]
+        if not two_factor.totp_readable(user):
+            form.code.errors.append(
+                _(
+                    "Your authenticator key cannot be read on this server. Sign in with one of your "
+                    "recovery codes, or ask your administrator to reset your two-factor sign-in."
+                )
+            )
     return render_template("auth/second_factor.html", form=form)  # 200 with the error, like the login page
 
 

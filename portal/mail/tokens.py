@@ -3,6 +3,9 @@
 A token carries the delivery id (and for clicks the link number) plus a 128-bit HMAC-SHA256 tag under a key
 derived from SECRET_KEY and the token's purpose, so a token of one kind never works as another. The
 database is never searched with an unverified token: a tampered token is a 404 before any query.
+
+Tokens are made with the current SECRET_KEY and read with it or any of PORTAL_OLD_SECRET_KEYS, newest
+first: links in emails already delivered keep working across a SECRET_KEY rotation (checklist G38).
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ _TAG = 16
 
 def _key(purpose: str) -> bytes:
     return _derived_key(current_app.config["SECRET_KEY"], purpose)
+
+
+def _keys(purpose: str) -> list[bytes]:
+    """The current key, then the keys of earlier SECRET_KEYs, newest first."""
+    secrets = [current_app.config["SECRET_KEY"], *current_app.config["PORTAL_SETTINGS"].old_secret_keys]
+    return [_derived_key(secret, purpose) for secret in secrets]
 
 
 @functools.lru_cache(maxsize=64)
@@ -50,7 +59,7 @@ def read(purpose: str, token: str, count: int = 1) -> tuple[int, ...] | None:
     if len(raw) != 8 * count + _TAG:
         return None
     payload, tag = raw[:-_TAG], raw[-_TAG:]
-    expected = hmac.digest(_key(purpose), payload, "sha256")[:_TAG]
-    if not hmac.compare_digest(tag, expected):
-        return None
-    return struct.unpack(f">{count}Q", payload)
+    for key in _keys(purpose):
+        if hmac.compare_digest(tag, hmac.digest(key, payload, "sha256")[:_TAG]):
+            return struct.unpack(f">{count}Q", payload)
+    return None

@@ -27,10 +27,12 @@ from sqlalchemy.engine import Connection as SqlConnection
 
 from ..backends.base import BackendError, BackendUnavailable, RecipientRefused, TryLater
 from ..concurrency import prompt_gil_handover
+from ..crypto import SecretError
 from ..extensions import db
+from ..keys.unreadable import SEND_REASON, record_unreadable
 from ..models import Campaign
 from ..models.campaign import CAMPAIGN_CANCELLED, CAMPAIGN_SENDING, CAMPAIGN_SENT, DELIVERY_SKIPPED
-from . import outcomes
+from . import control, outcomes
 from .audience import consent_lists, still_allowed
 from .backend import message_backend
 from .email_content import EmailContent, MessageError, compose, email_content, recipient_values
@@ -120,7 +122,11 @@ def send_batches(campaign_id: int) -> int:
         if outcomes.pause_if_suspended(campaign):
             db.session.commit()
             return sent
-        plan = _plan(campaign)
+        try:
+            plan = _plan(campaign)
+        except SecretError:
+            _stop_unreadable(campaign_id, "signing key (DKIM) of the sender domain")
+            return sent
         claim = _claim(campaign_id, plan.client_id, pg)
         if not claim.rows:
             finish_if_done(campaign_id)
@@ -130,6 +136,18 @@ def send_batches(campaign_id: int) -> int:
         sent += done
         if not go_on:
             return sent
+
+
+def _stop_unreadable(campaign_id: int, what: str) -> None:
+    """A secret the send needs cannot be decrypted: retrying cannot help, so the campaign pauses once
+    with a reason the client reads, and the operator gets one security event (portal/keys)."""
+    campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id))
+    if campaign is not None and campaign.status == CAMPAIGN_SENDING:
+        control.pause(actor=None, campaign=campaign, reason=SEND_REASON.format(what=what))
+        record_unreadable(
+            what=what, target=f"campaign {campaign.id} ({campaign.name})", agency_id=campaign.agency_id
+        )
+    db.session.commit()
 
 
 def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
@@ -152,6 +170,10 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
         except BackendUnavailable as exc:
             outcomes.release(claim.token, lease)
             outcomes.backend_failed(plan, str(exc))
+            return 0, False
+        except SecretError:
+            outcomes.release(claim.token, lease)
+            _stop_unreadable(plan.campaign_id, "delivery credentials")
             return 0, False
         if lease.lost:
             current_app.logger.warning("claim %s lost its lease; stopping", claim.token)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from flask_babel import ngettext
 from sqlalchemy import func, or_, select
 
-from ..crypto import decrypt_json, encrypt_json
+from ..crypto import SecretError, decrypt_json, encrypt_json
 from ..extensions import db
 from ..hosts import BadHost, normalise_host
 from ..models import Agency, Campaign, Client, Connection, User
@@ -261,7 +261,10 @@ def update_connection(
     """Blank secret inputs keep the stored value; only the names of changed settings are audited."""
     name = _check_name(connection.agency_id, name, exclude_id=connection.id)
     opts = _clean_options(connection.kind, options)
-    stored = get_secrets(connection)
+    try:
+        stored = get_secrets(connection)
+    except SecretError:
+        stored = {}  # written with a key no longer configured: the form must give them all again
     changed_secrets = sorted(
         key for key in SECRET_KEYS[connection.kind] if secrets.get(key) and secrets[key] != stored.get(key)
     )

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, or_, select, update
 
-from ..crypto import decrypt_json, encrypt_json
+from ..crypto import SecretError, decrypt_json, encrypt_json
 from ..extensions import db
+from ..keys.unreadable import readable_or_none, record_unreadable
 from ..models import Agency, RecoveryCode, TotpCredential, User
 from ..models.user import AGENCY_ROLES, CLIENT_ROLES, ROLE_AGENCY_OWNER, new_session_token
 from ..services import DomainError
@@ -94,7 +95,14 @@ def accept_totp(user: User, code: str) -> bool:
     credential = user.totp
     if credential is None:
         return False
-    step = totp.matching_step(_secret(credential), code, after=credential.last_step)
+    try:
+        secret = _secret(credential)
+    except SecretError:
+        # Written with a key no longer configured: no code can match; the operator hears of it and the
+        # code page says what to do (a recovery code, or a reset) instead of failing with a 500.
+        record_unreadable(what="two-factor secret", target=user.email, agency_id=user.agency_id)
+        return False
+    step = totp.matching_step(secret, code, after=credential.last_step)
     if step is None:
         return False
     claimed = db.session.execute(
@@ -106,6 +114,11 @@ def accept_totp(user: User, code: str) -> bool:
         .values(last_step=step)
     )
     return claimed.rowcount == 1
+
+
+def totp_readable(user: User) -> bool:
+    """False when the user's TOTP secret exists but no configured key can read it."""
+    return user.totp is None or readable_or_none(user.totp.secret_encrypted) is not None
 
 
 def use_recovery_code(user: User, code: str) -> int | None:
