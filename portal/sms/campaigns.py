@@ -19,6 +19,7 @@ from ..sending.sms_content import SmsTextError, compose_sms, parse_text, sms_con
 from ..services import DomainError, NotFound
 from ..services.audit import record
 from ..services.connections import resolve_connection
+from ..services.i18n_safe import _
 from .segments import count
 from .settle import after_batches
 
@@ -53,7 +54,7 @@ def approved_senders(client_id: int) -> list[SmsSenderId]:
 def create_sms_campaign(*, actor: User | None, client: Client, name: str) -> Campaign:
     name = (name or "").strip()
     if not name:
-        raise DomainError("A campaign needs a name.")
+        raise DomainError(_("A campaign needs a name."))
     senders = approved_senders(client.id)
     campaign = Campaign(
         agency_id=client.agency_id,
@@ -74,13 +75,13 @@ def save_sms_campaign(
     *, actor: User | None, campaign: Campaign, name: str, sender_id: int | None, text: str, lists, segments
 ) -> None:
     if campaign.status not in EDITABLE:
-        raise DomainError("Only a draft can be changed.")
+        raise DomainError(_("Only a draft can be changed."))
     try:
         parse_text(text)
     except SmsTextError as exc:
         raise DomainError(str(exc)) from exc
     if sender_id is not None and sender_id not in {s.id for s in approved_senders(campaign.client_id)}:
-        raise DomainError("Choose a sender id your agency approved.")
+        raise DomainError(_("Choose a sender id your agency approved."))
     campaign.name = (name or "").strip()[:200] or campaign.name
     campaign.sms_sender_id = sender_id
     campaign.text = text or ""
@@ -99,16 +100,16 @@ def test_send(*, actor: User | None, client: Client, campaign: Campaign, raw_num
     try:
         number = normalise_phone(raw_number, client.default_region or "")
     except InvalidAddress as exc:
-        raise DomainError(f"Phone number: {exc}.") from exc
+        raise DomainError(_("Phone number: %(problem)s.", problem=str(exc))) from exc
     if not (campaign.text or "").strip():
-        raise DomainError("Write the text first.")
+        raise DomainError(_("Write the text first."))
     content = sms_content(campaign)
     if not content.sender:
-        raise DomainError("Choose a sender id your agency approved first.")
+        raise DomainError(_("Choose a sender id your agency approved first."))
     connection = resolve_connection(client, "sms")
     problem = refusal(connection, "sms")
     if connection is None or problem:
-        raise DomainError(problem or "This account has no SMS delivery connection. Ask your agency.")
+        raise DomainError(problem or _("This account has no SMS delivery connection. Ask your agency."))
     try:
         message = compose_sms(content, 0, number, {"phone": number})
     except MessageError as exc:
@@ -117,7 +118,7 @@ def test_send(*, actor: User | None, client: Client, campaign: Campaign, raw_num
     try:
         backend.send(message)
     except BackendError as exc:
-        raise DomainError(f"The test SMS was not sent: {exc.detail}.") from exc
+        raise DomainError(_("The test SMS was not sent: %(detail)s.", detail=exc.detail)) from exc
     finally:
         backend.close()
     record(

@@ -27,6 +27,7 @@ from ..models.sms import (
 )
 from ..services import DomainError
 from ..services.audit import record
+from ..services.i18n_safe import _
 
 MAX_MOVEMENT = 100_000_000
 
@@ -64,7 +65,7 @@ def _account(agency_id: int, client_id: int | None) -> CreditAccount:
 def _check_amount(amount: int) -> int:
     amount = int(amount)
     if amount <= 0 or amount > MAX_MOVEMENT:
-        raise DomainError(f"The number of credits must be between 1 and {MAX_MOVEMENT:,}.")
+        raise DomainError(_("The number of credits must be between 1 and %(max)s.", max=f"{MAX_MOVEMENT:,}"))
     return amount
 
 
@@ -161,7 +162,11 @@ def allocate(*, actor: User | None, client: Client, amount: int, note: str = "")
     if not _move(pool, available=-amount):
         left = balance(client.agency_id).available
         raise NotEnoughCredits(
-            f"The agency's SMS credit pool holds {left:,} credits; {amount:,} cannot be given.",
+            _(
+                "The agency's SMS credit pool holds %(left)s credits; %(amount)s cannot be given.",
+                left=f"{left:,}",
+                amount=f"{amount:,}",
+            ),
             needed=amount,
             available=left,
         )
@@ -186,7 +191,11 @@ def revoke(*, actor: User | None, client: Client, amount: int, note: str = "") -
     if not _move(_account(client.agency_id, client.id), available=-amount):
         left = balance(client.agency_id, client.id).available
         raise NotEnoughCredits(
-            f"This client has {left:,} credits available; {amount:,} cannot be taken back.",
+            _(
+                "This client has %(left)s credits available; %(amount)s cannot be taken back.",
+                left=f"{left:,}",
+                amount=f"{amount:,}",
+            ),
             needed=amount,
             available=left,
         )
@@ -213,8 +222,12 @@ def reserve(*, agency_id: int, client_id: int, amount: int, campaign_id: int | N
     if not _move(_account(agency_id, client_id), available=-amount, reserved=amount):
         left = balance(agency_id, client_id).available
         raise NotEnoughCredits(
-            f"This send needs {amount:,} SMS credits but only {left:,} are available. "
-            "Ask your agency for more credits, or narrow the audience.",
+            _(
+                "This send needs %(amount)s SMS credits but only %(left)s are available. "
+                "Ask your agency for more credits, or narrow the audience.",
+                amount=f"{amount:,}",
+                left=f"{left:,}",
+            ),
             needed=amount,
             available=left,
         )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import SmsPrice
 from ..services import DomainError
+from ..services.i18n_safe import _
 
 ANY_COUNTRY = "*"
 DEFAULT_CREDITS_PER_SEGMENT = 1
@@ -39,9 +40,11 @@ def credits_for(prices: dict[str, int], number: str, segments: int) -> int:
 def set_price(*, agency_id: int, country: str, credits_per_segment: int) -> SmsPrice:
     country = (country or "").strip().upper()
     if country != ANY_COUNTRY and (len(country) != 2 or not country.isalpha()):
-        raise DomainError("Country: use a two-letter country code (IT, DE, …) or * for every other country.")
+        raise DomainError(
+            _("Country: use a two-letter country code (IT, DE, …) or * for every other country.")
+        )
     if not 1 <= int(credits_per_segment) <= 1000:
-        raise DomainError("Credits per segment: a whole number from 1 to 1,000.")
+        raise DomainError(_("Credits per segment: a whole number from 1 to 1,000."))
     row = db.session.scalar(
         select(SmsPrice).where(SmsPrice.agency_id == agency_id, SmsPrice.country == country)
     )

@@ -13,6 +13,7 @@ from ..models import Client, SmsSenderId, User
 from ..models.sms import SENDER_APPROVED, SENDER_REJECTED, SENDER_REQUESTED
 from ..services import DomainError, NotFound
 from ..services.audit import record
+from ..services.i18n_safe import _
 
 ALPHANUMERIC = re.compile(r"^[A-Za-z0-9]{1,11}$")
 NUMERIC = re.compile(r"^\+?[1-9][0-9]{3,14}$")
@@ -25,7 +26,9 @@ def validate(value: str) -> str:
     if ALPHANUMERIC.match(value) and any(c.isalpha() for c in value):
         return value
     raise DomainError(
-        "Sender id: up to 11 letters and digits (no spaces or accents), or a phone number of up to 15 digits."
+        _(
+            "Sender id: up to 11 letters and digits (no spaces or accents), or a phone number of up to 15 digits."
+        )
     )
 
 
@@ -34,7 +37,7 @@ def request_sender(*, actor: User | None, client: Client, value: str) -> SmsSend
     if db.session.scalar(
         select(SmsSenderId.id).where(SmsSenderId.client_id == client.id, SmsSenderId.value == value)
     ):
-        raise DomainError(f"The sender id {value} was already requested.")
+        raise DomainError(_("The sender id %(value)s was already requested.", value=value))
     sender = SmsSenderId(
         agency_id=client.agency_id,
         client_id=client.id,

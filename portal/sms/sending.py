@@ -22,6 +22,7 @@ from ..sending.sms_content import SmsTextError, approved_sender, parse_text, ren
 from ..services import DomainError
 from ..services.audit import record
 from ..services.connections import resolve_connection
+from ..services.i18n_safe import _
 from . import credits, pricing
 from .segments import count
 
@@ -43,14 +44,14 @@ class Estimate:
 def ready_to_send(client: Client, campaign: Campaign) -> None:
     problems = []
     if not (campaign.text or "").strip():
-        problems.append("a text")
+        problems.append(_("a text"))
     audience = campaign.audience or {}
     if not audience.get("lists") and not audience.get("segments"):
-        problems.append("an audience (a list or a segment)")
+        problems.append(_("an audience (a list or a segment)"))
     if not approved_sender(campaign):
-        problems.append("a sender id approved by your agency")
+        problems.append(_("a sender id approved by your agency"))
     if problems:
-        raise DomainError("Before sending, the SMS campaign needs " + ", ".join(problems) + ".")
+        raise DomainError(_("Before sending, the SMS campaign needs %(what)s.", what=", ".join(problems)))
     try:
         parse_text(campaign.text)
     except SmsTextError as exc:
@@ -102,7 +103,7 @@ def _count_deliveries(client: Client, campaign: Campaign) -> int:
 def start_sms_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
     """Returns the number of recipients; raises DomainError (nothing changed once rolled back)."""
     if not client.is_active or not control.agency_active(client):
-        raise DomainError("This account is suspended; sending is not possible.")
+        raise DomainError(_("This account is suspended; sending is not possible."))
     ready_to_send(client, campaign)
     now = datetime.now(UTC)
     connection = resolve_connection(client, CHANNEL_SMS)
@@ -120,10 +121,12 @@ def start_sms_send(*, actor: User | None, client: Client, campaign: Campaign) ->
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
-        raise DomainError("This campaign is already being sent.")
+        raise DomainError(_("This campaign is already being sent."))
     recipients = materialise(client, campaign)
     if recipients == 0:
-        raise DomainError("Nobody in this audience can receive SMS (no number, unsubscribed or suppressed).")
+        raise DomainError(
+            _("Nobody in this audience can receive SMS (no number, unsubscribed or suppressed).")
+        )
     needed = _count_deliveries(client, campaign)
     credits.reserve(agency_id=client.agency_id, client_id=client.id, amount=needed, campaign_id=campaign.id)
     db.session.execute(
