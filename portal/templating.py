@@ -67,6 +67,9 @@ def status_label(status: str) -> str:
         "skipped": _("skipped"),
         # imports
         "uploaded": _("uploaded"),
+        # batch-source runs and files
+        "partial": _("partly done"),
+        "retry": _("waiting for the next run"),
         # list subscriptions
         "subscribed": _("subscribed"),
         "unsubscribed": _("unsubscribed"),

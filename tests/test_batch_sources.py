@@ -10,15 +10,17 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
+from redis import Redis
 from sqlalchemy import func, select
 
 from portal.batch import sources as svc
 from portal.batch.schedule import queue_due_runs
 from portal.extensions import db
+from portal.jobs.ticker import tick
 from portal.models import BatchFile, BatchRun, BatchSource, Campaign, Client, Contact, Delivery, MailingList
 from portal.models.batch import FILE_DONE, FILE_FAILED, FILE_RETRY, FILE_SKIPPED, RUN_DONE, RUN_FAILED
+from portal.services import DomainError, senders
 from portal.services import fields as field_svc
-from portal.services import senders
 from portal.tenancy import bind_tenant
 
 from .batch_servers import PASSWORD, USER, FtpServer, SftpServer, self_signed_cert
@@ -270,6 +272,29 @@ def test_ftpzip_save_makes_a_draft_and_a_wrong_host_key_is_refused(app, world, r
         with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
             assert db.session.get(Campaign, row.campaign_id).status == "draft"
             source = db.session.get(BatchSource, source_id)
+            source.options = {**source.options, "allow_send": True}
+            db.session.commit()
+        # send: "an already defined message" — a copy of that campaign goes out; the draft stays a draft.
+        override = (
+            "<ContentOverride><MessageId>%d</MessageId><CloneMessage>true</CloneMessage></ContentOverride>"
+        )
+        (roots / "resend.zip").write_bytes(
+            _zip(
+                {
+                    "Settings.xml": _settings("send", subject="", extra=override % row.campaign_id),
+                    "Recipients.csv": RECIPIENTS,
+                }
+            )
+        )
+        [sent] = _files(app, ids, _run(app, ids, source_id))
+        assert sent.status == FILE_DONE and sent.campaign_id != row.campaign_id, (sent.message, sent.problems)
+        with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
+            copy = db.session.get(Campaign, sent.campaign_id)
+            assert (
+                copy.status in ("sending", "sent") and copy.subject == "Spring offers" and "Hi" in copy.html
+            )
+            assert db.session.get(Campaign, row.campaign_id).status == "draft"
+            source = db.session.get(BatchSource, source_id)
             source.server_key = (
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
             )
@@ -387,12 +412,14 @@ def test_nightly_schedule_is_in_the_clients_time_zone_and_the_ticker_queues_due_
             assert summer == datetime(2026, 7, 11, 0, 0, tzinfo=UTC)  # 02:00 in Rome (UTC+2)
             source.next_run_at = datetime(2026, 1, 1, tzinfo=UTC)
             db.session.commit()
-        with app.app_context():
-            queued = queue_due_runs()
-            assert len(queued) == 1 and queue_due_runs() == []  # moved on: the next tick queues nothing
+        # The ticker every worker runs queues the fan-out job like every periodic job; a real worker runs it.
+        redis = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url)
+        assert any(job_id.startswith("periodic-batch-due-") for job_id in tick(redis))
         run_jobs(app)
+        with app.app_context():
+            assert queue_due_runs() == []  # moved on: the next tick queues nothing
         with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
-            run = db.session.get(BatchRun, queued[0])
+            [run] = db.session.scalars(select(BatchRun)).all()
             assert (
                 run.trigger == "schedule"
                 and run.state == RUN_DONE
@@ -482,3 +509,20 @@ def test_loopback_is_allowed_only_when_the_deployment_says_so():
         resolve_checked("127.0.0.1", allow_localhost=False)
     with pytest.raises(RemoteError):
         resolve_checked("10.1.2.3", allow_localhost=True)  # loopback only, never the private ranges
+
+
+def test_a_run_whose_worker_died_does_not_block_its_source(app, world):
+    ids = _setup(app, world)
+    source_id = _source(app, ids, "ftp", 2121)
+    with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
+        client = db.session.get(Client, ids["cid"])
+        stuck = BatchRun(agency_id=ids["ag"], client_id=ids["cid"], source_id=source_id, state="running")
+        db.session.add(stuck)
+        db.session.commit()  # running, but nobody holds the source (its worker was killed)
+        fresh = svc.start_run(actor=None, client=client, source=svc.get_source(source_id), enqueue=False)
+        db.session.commit()
+        assert db.session.get(BatchRun, stuck.id).state == RUN_FAILED
+        assert "stopped before it finished" in db.session.get(BatchRun, stuck.id).message
+        with pytest.raises(DomainError, match="already queued"):  # the new one does hold it
+            svc.start_run(actor=None, client=client, source=svc.get_source(source_id), enqueue=False)
+        assert fresh.state == "queued"

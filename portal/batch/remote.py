@@ -220,7 +220,8 @@ class FtpFolder(Folder):
                     for name, facts in self.ftp.mlsd(facts=["type", "size"])
                     if facts.get("type") == "file"
                 ]
-            except ftplib.error_perm:  # no MLSD: names, then SIZE for each
+            except ftplib.error_perm:  # no MLSD: names, then SIZE for each (in binary mode: exact bytes)
+                self.ftp.voidcmd("TYPE I")
                 entries = [RemoteFile(n, self.ftp.size(n) or 0) for n in self.ftp.nlst() if wanted(n)]
         except (OSError, EOFError, ftplib.Error) as exc:
             raise RemoteError(f"Cannot list the folder {self.endpoint.remote_dir} ({_why(exc)}).") from exc
@@ -379,6 +380,7 @@ class SftpFolder(Folder):
         digest, got = hashlib.sha256(), 0
         try:
             with self.sftp.open(item.name, "rb") as src, target.open("wb") as out:
+                src.prefetch(item.size)  # pipelined reads: a large file does not wait one round trip a chunk
                 while chunk := src.read(CHUNK):
                     got += len(chunk)
                     digest.update(chunk)
