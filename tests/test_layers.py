@@ -33,6 +33,8 @@ CORE = (
     "inbound.classify",
     # Address syntax (pure functions) lives in the imports package, where most of it is used.
     "imports.addresses",
+    "feed",  # the events feed (Event rows + subscription journal) read by the API and webhooks
+    "netguard",  # the one outbound-request guard (SSRF)
 )
 FEATURES = (
     "sending",
@@ -53,8 +55,9 @@ FEATURES = (
     "forms",  # subscription forms, double opt-in, the Integrations page
     "compat",  # the plugin subscribe endpoints (/frontend/*.aspx) over the forms' sign-up path
     "keys",  # key rotation, and what a page or job does with a secret no key can read
+    "webhooks",  # outbound webhooks: endpoints, signing, dispatch from the events feed, delivery
 )
-WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions")
+WEB = ("admin", "agency", "client", "auth", "public", "mailpublic", "audience", "suppressions", "api")
 
 
 def _module(path: Path) -> str:

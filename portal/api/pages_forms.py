@@ -1,32 +1,19 @@
-"""Forms of the client-area API pages (keys) and webhook pages."""
+"""Forms of the client-area API pages (keys)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectMultipleField, StringField, URLField
+from wtforms import DateField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..formfields import choices
-from ..models.webservice import WEBHOOK_EVENTS
 
 SCOPE_LABELS = {
     "read": _l("read: lists, contacts, campaigns, statistics, events"),
     "write": _l("write: contacts, subscriptions, suppressions, lists, campaign drafts"),
     "send": _l("send: test, schedule and send campaigns and SMS"),
-}
-EVENT_LABELS = {
-    "subscribe": _l("Subscribe"),
-    "unsubscribe": _l("Unsubscribe"),
-    "bounce": _l("Bounce"),
-    "complaint": _l("Complaint"),
-    "delivered": _l("Delivered"),
-    "open": _l("Open"),
-    "click": _l("Click"),
-    "sms_delivery": _l("SMS delivery"),
-    "import_finished": _l("Import finished"),
-    "campaign_finished": _l("Campaign finished"),
 }
 
 
@@ -41,14 +28,4 @@ class KeyForm(FlaskForm):
     expires_on = DateField(_l("Expires on (optional)"), validators=[Optional()])
     rate_limit = IntegerField(
         _l("Requests a minute"), default=120, validators=[DataRequired(), NumberRange(1, 6000)]
-    )
-
-
-class WebhookForm(FlaskForm):
-    url = URLField(_l("Endpoint URL"), validators=[DataRequired(), Length(max=2000)])
-    description = StringField(_l("Description"), validators=[Optional(), Length(max=200)])
-    events = MultiCheckbox(
-        _l("Events"),
-        choices=choices((e, EVENT_LABELS[e]) for e in WEBHOOK_EVENTS),
-        validators=[DataRequired()],
     )

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..api.pages_forms import EVENT_LABELS, WebhookForm
 from ..client import ADMINS, client_role
 from ..extensions import db
 from ..guards import require_area, roles_required
 from ..models import WebhookDelivery
 from ..services import DomainError, NotFound
 from . import dispatch, endpoints
+from .forms import EVENT_LABELS, WebhookForm
 
 bp = Blueprint("webhooks", __name__, url_prefix="/app/webhooks")
 bp.before_request(require_area("client"))
