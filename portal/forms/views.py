@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -103,6 +105,7 @@ def form_detail(form_id: int):
             honeypot=HONEYPOT,
             snippet=True,
         )
+    snippet = re.sub(r"\n\s*\n+", "\n", snippet).strip() + "\n"  # the include tags leave blank lines
     return render_template(
         "forms/detail.html",
         subscribe_form=subscribe_form,
