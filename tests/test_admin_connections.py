@@ -119,7 +119,15 @@ def test_mailup_and_sms_connections(app, world):
     assert resp.status_code == 302
     resp = admin.post(
         f"/admin/agencies/{ag2}/connections/new/sms",
-        {"name": "SMS", "provider": "Acme SMS", "api_key": "sms-key-987"},
+        {
+            "name": "SMS",
+            "provider": "Acme SMS",
+            "endpoint": "https://sms.acme.test/send",
+            "auth": "bearer",
+            "request_template": '{"number": "{to}", "body": "{text}"}',
+            "reports": "y",
+            "api_key": "sms-key-987",
+        },
     )
     assert resp.status_code == 302
     mailup, sms = _connections(app)
@@ -137,6 +145,18 @@ def test_mailup_and_sms_connections(app, world):
         assert secret not in raw
     assert _secrets(app, mailup.id) == {"client_secret": MAILUP_SECRET, "password": MAILUP_PASSWORD}
     assert _secrets(app, sms.id) == {"api_key": "sms-key-987"}
+    # The HTTP gateway's settings, the template parsed into an object, and the callback token made once.
+    token = sms.options.pop("hook_token")
+    assert len(token) >= 24
+    assert sms.options == {
+        "provider": "Acme SMS",
+        "endpoint": "https://sms.acme.test/send",
+        "auth": "bearer",
+        "auth_header": "X-Api-Key",
+        "id_field": "id",
+        "request_template": {"number": "{to}", "body": "{text}"},
+        "reports": True,
+    }
     page = admin.get(f"/admin/agencies/{ag2}/connections/{mailup.id}/edit").get_data(as_text=True)
     assert MAILUP_SECRET not in page and MAILUP_PASSWORD not in page and "NO LOGO" in page
     detail = admin.get(f"/admin/agencies/{ag2}").get_data(as_text=True)
@@ -169,7 +189,10 @@ def test_validation_errors_name_the_field(app, world):
 def test_delete_connection_and_other_agency_is_404(app, world):
     admin = client_for(app, world, "admin")
     ag1, ag2 = world.agency_ids["AG1"], world.agency_ids["AG2"]
-    admin.post(f"/admin/agencies/{ag1}/connections/new/sms", {"name": "SMS", "provider": "P", "api_key": "k"})
+    admin.post(
+        f"/admin/agencies/{ag1}/connections/new/sms",
+        {"name": "SMS", "provider": "P", "endpoint": "https://sms.p.test/send", "api_key": "k"},
+    )
     [conn] = _connections(app)
     # The connection belongs to AG1: under AG2's URL it does not exist.
     assert admin.get(f"/admin/agencies/{ag2}/connections/{conn.id}/edit").status_code == 404

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -117,10 +119,34 @@ class MailupConnectionForm(_ConnectionForm):
 
 class SmsConnectionForm(_ConnectionForm):
     provider = StringField(_l("Provider"), validators=[DataRequired(), Length(max=120)])
+    endpoint = StringField(_l("Send URL"), validators=[DataRequired(), Length(max=500)])
+    auth = SelectField(
+        _l("Authentication"),
+        choices=choices(
+            [
+                ("bearer", _l("Bearer token")),
+                ("basic", _l("HTTP basic (user:password)")),
+                ("header", _l("Key in a header")),
+                ("none", _l("None")),
+            ]
+        ),
+        default="bearer",
+    )
+    auth_header = StringField(_l("Header name"), validators=[Optional(), Length(max=64)], default="X-Api-Key")
     api_key = PasswordField(_l("API key"), validators=[Optional(), Length(max=512)])
+    request_template = TextAreaField(_l("Request template (JSON)"), validators=[Optional(), Length(max=4000)])
+    id_field = StringField(
+        _l("Message id field of the answer"), validators=[Optional(), Length(max=64)], default="id"
+    )
+    reports = BooleanField(_l("The gateway posts delivery reports"), default=True)
 
-    option_fields = ("provider",)
+    option_fields = ("provider", "endpoint", "auth", "auth_header", "id_field", "request_template", "reports")
     secret_fields = ("api_key",)
+
+    def process(self, formdata=None, obj=None, data=None, **kwargs):
+        super().process(formdata, obj, data, **kwargs)
+        if isinstance(self.request_template.data, dict):  # stored as an object, edited as text
+            self.request_template.data = json.dumps(self.request_template.data, indent=2)
 
 
 CONNECTION_FORMS = {"smtp": SmtpConnectionForm, "mailup": MailupConnectionForm, "sms": SmsConnectionForm}

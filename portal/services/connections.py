@@ -7,7 +7,9 @@ sealed with the app's Fernet keys into `secrets_encrypted` and never leave this 
 
 from __future__ import annotations
 
+import json
 import re
+import secrets as secrets_module
 import smtplib
 import ssl
 from collections import defaultdict
@@ -34,7 +36,9 @@ SMTP_TIMEOUT = 10
 OPTION_KEYS = {
     KIND_SMTP: ("host", "port", "tls", "username"),
     KIND_MAILUP: ("client_id", "username", "console_host", "no_logo", "account_model", "list_id", "api_base"),
-    KIND_SMS: ("provider",),
+    # The HTTP SMS gateway (backends/sms_gateway.py); its callback token (`hook_token`) is made once at
+    # creation and kept by updates (it is not a form field).
+    KIND_SMS: ("provider", "endpoint", "auth", "auth_header", "id_field", "request_template", "reports"),
 }
 SECRET_KEYS = {
     KIND_SMTP: ("password",),
@@ -157,7 +161,33 @@ def _clean_options(kind: str, options: dict) -> dict:
     elif kind == KIND_SMS:
         if not opts["provider"]:
             raise FieldError("provider", _("Provider: this field is required."))
+        _clean_sms_gateway(opts)
     return opts
+
+
+def _clean_sms_gateway(opts: dict) -> None:
+    """The HTTP gateway's endpoint, authentication, request template (a JSON object) and answer field."""
+    endpoint = urlsplit(opts["endpoint"] or "")
+    if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+        raise FieldError(
+            "endpoint", _("Endpoint: enter the gateway's send URL, e.g. https://sms.example.com/send.")
+        )
+    if opts["auth"] not in ("bearer", "basic", "header", "none"):
+        opts["auth"] = "bearer"
+    opts["auth_header"] = opts["auth_header"] or "X-Api-Key"
+    opts["id_field"] = opts["id_field"] or "id"
+    template = opts["request_template"]
+    if isinstance(template, str) and template.strip():
+        try:
+            template = json.loads(template)
+        except ValueError as exc:
+            raise FieldError(
+                "request_template", _("Request template: not valid JSON (%(error)s).", error=str(exc))
+            ) from None
+        if not isinstance(template, dict):
+            raise FieldError("request_template", _("Request template: write a JSON object, {...}."))
+    opts["request_template"] = template if isinstance(template, dict) and template else None
+    opts["reports"] = bool(opts["reports"])
 
 
 def _host(value: str | None, field: str, label: str) -> str:
@@ -246,6 +276,8 @@ def create_connection(
     sealed = {key: secrets[key] for key in SECRET_KEYS[kind] if secrets.get(key)}
     _required_secrets(kind, sealed, opts)
     # agency_id is explicit: the back-office runs under all_tenants(), where nothing is stamped.
+    if kind == KIND_SMS:  # the secret in the gateway's callback URLs (portal/sms/hooks.py)
+        opts["hook_token"] = secrets_module.token_urlsafe(24)
     connection = Connection(
         agency_id=agency.id, kind=kind, name=name, options=opts, secrets_encrypted=encrypt_json(sealed)
     )
