@@ -268,3 +268,23 @@ def test_api_subscribe_reaches_a_webhook(app, world, receiver):
     headers, body = receiver.requests[0]
     assert verify(secret, headers, body)
     assert json.loads(body)["data"]["contact"]["email"] == "hooked@example.com"
+
+
+def test_import_and_campaign_finished_are_delivered_once(app, world, receiver):
+    from .reports_support import sent_campaign
+
+    _, secret = _hook(app, world, receiver.url, events=("import_finished", "campaign_finished"))
+    api = api_for(app, world)
+    list_id = api.post("/lists", json={"name": "Bulk"}).json["id"]
+    api.post("/contacts/bulk", json={"lists": [list_id], "contacts": [{"email": "m1@example.com"}]})
+    from .support import run_jobs
+
+    run_jobs(app)
+    sent_campaign(app, world, ["m2@example.com"])
+    _round(app, world)
+    _round(app, world)  # a second round finds nothing new
+    types = sorted(json.loads(b)["type"] for h, b in receiver.requests if verify(secret, h, b))
+    assert types == ["campaign_finished", "import_finished"]
+    bodies = {json.loads(b)["type"]: json.loads(b)["data"] for _, b in receiver.requests}
+    assert bodies["import_finished"]["data"]["created_count"] == 1
+    assert bodies["campaign_finished"]["data"]["status"] == "sent"

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from .. import feed, netguard
 from ..extensions import db
-from ..models import Agency, Client, Membership, User, Webhook, WebhookDelivery
+from ..models import Agency, Campaign, Client, ContactImport, Membership, User, Webhook, WebhookDelivery
 from ..models.user import ROLE_CLIENT_ADMIN
 from ..models.webservice import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SUCCEEDED
 from ..services.audit import record
@@ -33,6 +33,17 @@ from .signing import headers
 RETRY_SCHEDULE = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 4 * 3600)
 JITTER = 0.2
 MAX_LOG = 20
+MILESTONE_WINDOW = timedelta(days=7)
+IMPORT_FINAL = ("done", "failed", "cancelled")
+IMPORT_COUNTS = (
+    "rows_total",
+    "created_count",
+    "updated_count",
+    "invalid_count",
+    "duplicate_count",
+    "suppressed_count",
+)
+CAMPAIGN_FINAL = ("sent", "cancelled", "failed")
 FEED_PAGES = 10  # per endpoint and dispatch round (1,000 items); the next round goes on
 
 # Feed item type → the event an endpoint subscribes to.
@@ -67,7 +78,45 @@ def dispatch_client() -> int:
             if not page.items:
                 break
         hook.feed_cursor = cursor.encode()
+        made += _milestones(hook)
     db.session.flush()
+    return made
+
+
+def _milestones(hook: Webhook) -> int:
+    """Imports and campaigns that finished since the endpoint exists (a week at most). Not feed rows:
+    each round looks at the whole window and the message id (import or campaign id) keeps it once."""
+    since = max(hook.created_at, datetime.now(UTC) - MILESTONE_WINDOW)
+    made = 0
+    if "import_finished" in (hook.events or []):
+        imports = db.session.scalars(
+            select(ContactImport).where(
+                ContactImport.finished_at >= since, ContactImport.status.in_(IMPORT_FINAL)
+            )
+        )
+        for imp in imports:
+            data = {"import_id": imp.id, "status": imp.status, "message": imp.message}
+            data |= {k: getattr(imp, k) for k in IMPORT_COUNTS}
+            item = {
+                "id": f"imp_{imp.id}",
+                "type": "import.finished",
+                "occurred_at": feed.iso(imp.finished_at),
+                "data": data,
+            }
+            made += _add_delivery(hook, f"msg_{hook.id}_imp_{imp.id}", "import_finished", item)
+    if "campaign_finished" in (hook.events or []):
+        campaigns = db.session.scalars(
+            select(Campaign).where(Campaign.finished_at >= since, Campaign.status.in_(CAMPAIGN_FINAL))
+        )
+        for c in campaigns:
+            data = {"campaign_id": c.id, "channel": c.channel, "status": c.status, "recipients": c.recipients}
+            item = {
+                "id": f"cmp_{c.id}",
+                "type": "campaign.finished",
+                "occurred_at": feed.iso(c.finished_at),
+                "data": data,
+            }
+            made += _add_delivery(hook, f"msg_{hook.id}_cmp_{c.id}", "campaign_finished", item)
     return made
 
 
