@@ -178,3 +178,75 @@ def test_cli_creates_a_key_printed_once(app, world):
         args=["api-keys", "create", "--client", slug, "--agency", "ag1", "--name", "x", "--scopes", "admin"]
     )
     assert bad.exit_code != 0 and "Unknown scope" in bad.output
+
+
+def test_more_error_codes(app, world):
+    api = api_for(app, world)
+    resp = api.call("PATCH", "/lists")
+    assert resp.status_code == 405 and resp.json["error"]["code"] == "method_not_allowed"
+    resp = api.get("/contacts?email=not-an-address")
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid_address"
+    list_id = api.post("/lists", json={"name": "L"}).json["id"]
+    resp = api.post(
+        "/contacts/bulk",
+        json={"lists": [list_id], "contacts": [{"email": "a@example.com", "fields": {"nope": "1"}}]},
+    )
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "unknown_field"
+    resp = api.post("/lists", json={"name": "x"}, headers={"Idempotency-Key": "x" * 300})
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_idempotency_key"
+    campaign = api.post("/campaigns", json={"name": "Empty"}).json
+    resp = api.post(f"/campaigns/{campaign['id']}/send")
+    assert (
+        resp.status_code == 422 and resp.json["error"]["code"] == "rejected" and resp.json["error"]["message"]
+    )
+    assert api.get("/campaigns/999999").json["error"]["code"] == "not_found"
+    resp = api.post("/campaigns", json={"name": "Two", "html": "<p>x</p>", "template": "plain"})
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "validation_failed"
+
+
+def test_expired_key_and_suspended_account(app, world):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    api = api_for(app, world, expires_at=datetime.now(UTC) + timedelta(days=1))
+    assert api.get("/lists").status_code == 200
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=2)):
+        resp = api.get("/lists")
+        assert resp.status_code == 401 and resp.json["error"]["code"] == "invalid_key"
+    from portal.models import Client
+
+    with app.app_context(), all_tenants():
+        db.session.get(Client, world.client_ids["A1"]).status = "suspended"
+        db.session.commit()
+    resp = api.get("/lists")
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "account_suspended"
+
+
+def test_double_opt_in_leaves_the_subscription_pending_and_sends_the_link(app, world, outbox):
+    from .support import run_jobs
+
+    api = api_for(app, world)
+    list_id = api.post("/lists", json={"name": "DOI"}).json["id"]
+    resp = api.post(
+        f"/lists/{list_id}/subscriptions", json={"email": "doi@example.com", "double_opt_in": True}
+    )
+    assert resp.status_code == 200, resp.json
+    assert [s["status"] for s in resp.json["subscriptions"]] == ["pending"]
+    run_jobs(app)
+    assert outbox.to("doi@example.com"), "the confirmation link was emailed"
+
+
+def test_session_cookie_is_ignored_and_no_csrf_is_needed(app, world):
+    from .support import client_for
+
+    browser = client_for(app, world, "A1.admin")  # a signed-in session cookie, but no key
+    resp = browser.http.get(f"http://{world.hosts['AG1']}/api/v1/lists")
+    assert resp.status_code == 401
+    key = make_key(app, world)
+    resp = browser.http.post(
+        f"http://{world.hosts['AG1']}/api/v1/lists",
+        json={"name": "No CSRF"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert resp.status_code == 201 and "Set-Cookie" not in resp.headers
