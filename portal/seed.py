@@ -13,6 +13,7 @@ from .models import Agency, Client, User
 from .models.user import ROLE_AGENCY_OWNER, ROLE_CLIENT_ADMIN
 from .passwords import hash_password
 from .providers.demo import seed_demo_mailup
+from .reports.demo import seed_demo_sent_campaign
 from .services import agencies, clients, users
 from .sms.demo import seed_demo_sms
 from .tenancy import all_tenants, bind_tenant
@@ -71,6 +72,7 @@ def seed_demo() -> list[str]:
             done.append("client admin")
         db.session.commit()
     done += seed_demo_campaigns(agency, client)
+    done += seed_demo_sent_campaign(client)  # a sent campaign with events: Reports has real charts
     done += seed_demo_integrations(agency, client)  # plugin endpoints on, a demo form
     done += seed_demo_mailup(admin, agency, owner)  # only when `make dev` started the MailUp emulator
     done += seed_demo_sms(agency, client)  # only when `make dev` started the SMS gateway emulator
