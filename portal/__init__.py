@@ -124,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     from .providers.views import bp as providerhooks_bp
     from .public import bp as public_bp
     from .reports import bp as reports_bp
+    from .sms.admin_views import bp as smsadmin_bp
     from .sms.hooks import bp as smshooks_bp
     from .sms.web import agency_bp as smsagency_bp
     from .sms.web import bp as sms_bp
@@ -149,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         compat_bp,
         sms_bp,
         smsagency_bp,
+        smsadmin_bp,
         smshooks_bp,
         jobs_bp,
     )

@@ -78,6 +78,7 @@ BLUEPRINT_HOSTS = {
     "providerhooks": {KIND_AGENCY},
     "sms": {KIND_AGENCY},
     "smsagency": {KIND_AGENCY},
+    "smsadmin": {KIND_ADMIN},
     "smshooks": {KIND_AGENCY},
     "forms": {KIND_AGENCY},
     "formpublic": {KIND_AGENCY},
