@@ -50,6 +50,7 @@ AREAS = (
     "batch",
     "sms",
     "smsagency",
+    "smsadmin",
     "integrations",
     "webhooks",
 )
