@@ -18,21 +18,27 @@ _DATE_SPEC = FieldSpec("date", "date", "date")
 
 
 def tally_values(tally: dict, key: str, value: str) -> None:
-    """Count one value of field `key` into `tally` ({key: [non-empty, numbers, dates, yes/no]})."""
+    """Count one value of field `key` into `tally` ({key: [non-empty, numbers, dates, yes/no]}). Runs for
+    every value of the account, so it tries each type only where the first character allows it."""
     value = value.strip()
     if not value:
         return
-    counts = tally.setdefault(key, [0, 0, 0, 0])
+    counts = tally.get(key)
+    if counts is None:
+        counts = tally[key] = [0, 0, 0, 0]
     counts[NONEMPTY] += 1
-    if _NUMBER.match(value) and len(value) <= 15:
-        counts[NUMBER] += 1
-    if value.lower() in _WORDS:
+    first = value[0]
+    if first.isdigit() or first in "+-":
+        if len(value) <= 15 and _NUMBER.match(value):
+            counts[NUMBER] += 1
+        elif 8 <= len(value) <= 10:
+            try:
+                convert(_DATE_SPEC, value)
+                counts[DATE] += 1
+            except FieldValueError:
+                pass
+    elif value.lower() in _WORDS:
         counts[BOOLEAN] += 1
-    try:
-        convert(_DATE_SPEC, value)
-        counts[DATE] += 1
-    except FieldValueError:
-        pass
 
 
 def infer_kind(counts: list[int] | None) -> str:
