@@ -18,6 +18,7 @@ from portal.models import (
     Agency,
     AuditEvent,
     Campaign,
+    Client,
     Connection,
     SenderDomain,
     Suppression,
@@ -28,6 +29,11 @@ from portal.models.campaign import CAMPAIGN_PAUSED
 from portal.services import connections
 from portal.tenancy import all_tenants
 
+from .mailup_backend_support import (
+    emulator_fixture,  # noqa: F401 (fixture)
+    mailup_campaign,
+)
+from .mailup_backend_support import start as start_provider_send
 from .sending_support import make_campaign
 from .support import PASSWORD, HostClient, client_for, run_jobs
 from .test_mailpublic import _links, _sent
@@ -229,3 +235,22 @@ def test_delivered_links_keep_working_after_a_secret_key_rotation(app, settings,
     assert one_click.status_code == 200
     with app.app_context(), all_tenants():
         assert db.session.scalar(select(Suppression.address)) == "anna@example.org"
+
+
+def test_a_provider_side_send_whose_credentials_cannot_be_read_pauses_once(app, world, emulator):
+    url, _handle = emulator
+    s = mailup_campaign(app, world, url)
+    with app.app_context(), all_tenants():
+        conn_id = db.session.scalar(select(Client.email_connection_id).where(Client.id == s.client_id))
+    _spoil(app, Connection, conn_id, "secrets_encrypted")
+    start_provider_send(app, s)
+    for _ in range(3):
+        run_jobs(app)
+    with app.app_context(), all_tenants():
+        campaign = db.session.get(Campaign, s.campaign_id)
+        assert campaign.status == CAMPAIGN_PAUSED and "delivery credentials" in campaign.message
+        assert "mailup" not in campaign.message.lower()
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "security.secret_unreadable")
+        ).all()
+        assert len(events) == 1 and events[0].agency_id is None

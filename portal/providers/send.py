@@ -29,9 +29,11 @@ from sqlalchemy import func, or_, select, update
 from ..backends.base import AudienceMember, BackendError, BackendUnavailable
 from ..backends.mailup import MailupRequestRefused
 from ..backends.mailup.campaign import MailupCampaign
+from ..crypto import SecretError
 from ..extensions import db
 from ..jobs import QUEUE_SYNC
 from ..jobs.queueing import PendingJob, enqueue_after_commit
+from ..keys.unreadable import SEND_REASON, record_unreadable
 from ..links import agency_base_url
 from ..mail import tokens
 from ..models import (
@@ -142,6 +144,11 @@ def run_send(campaign_id: int) -> str:
     except BackendError as exc:  # an answer that could not be read: like an outage, wait and retry
         _backoff(campaign_id, exc.detail)
         return "waiting"
+    except SecretError:  # credentials no configured key can read: retrying cannot help (portal/keys)
+        _pause(campaign_id, SEND_REASON.format(what="delivery credentials"))
+        record_unreadable(what="delivery credentials", target=f"campaign {campaign_id}", agency_id=None)
+        db.session.commit()
+        return "paused"
     finally:
         _release(campaign_id)
 
