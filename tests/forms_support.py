@@ -11,7 +11,7 @@ from sqlalchemy import select
 from portal.compat import access
 from portal.extensions import db
 from portal.forms import builder
-from portal.models import Client, Contact, Field, MailingList, SubscribeRequest, Subscription
+from portal.models import Client, Contact, SubscribeRequest, Subscription
 from portal.services import fields as field_svc
 from portal.services import lists as list_svc
 from portal.tenancy import bind_tenant
@@ -112,15 +112,3 @@ def confirm_path(message) -> str:
     found = CONFIRM_LINK.search(body)
     assert found, body
     return urlsplit(found.group(0)).path
-
-
-def field_exists(app, world, client_key: str, key: str) -> bool:
-    agency_id, client_id = client_of(world, client_key)
-    with app.app_context(), bind_tenant(agency_id, client_id):
-        return db.session.scalar(select(Field.id).where(Field.key == key)) is not None
-
-
-def list_row(app, world, client_key: str, list_id: int) -> MailingList:
-    agency_id, client_id = client_of(world, client_key)
-    with app.app_context(), bind_tenant(agency_id, client_id):
-        return db.session.get(MailingList, list_id)
