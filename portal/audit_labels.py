@@ -128,6 +128,16 @@ ACTION_LABELS = {
     "security.job_tenant_mismatch": _l("Job refused: its ids belong to another tenant"),
     "security.secret_unreadable": _l("A stored secret cannot be read with the configured keys"),
     "security.keys_rotated": _l("Stored secrets re-encrypted with the newest key"),
+    # Web services (REST API keys, webhooks)
+    "api_key.created": _l("API key created"),
+    "api_key.revoked": _l("API key revoked"),
+    "api_key.new_ip": _l("API key used from a new address"),
+    "webhook.created": _l("Webhook endpoint added"),
+    "webhook.deleted": _l("Webhook endpoint deleted"),
+    "webhook.enabled": _l("Webhook endpoint turned on"),
+    "webhook.disabled": _l("Webhook endpoint turned off"),
+    "webhook.secret_rotated": _l("Webhook secret rotated"),
+    "webhook.blocked": _l("Webhook request blocked by the outbound guard"),
 }
 
 
