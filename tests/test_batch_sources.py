@@ -127,7 +127,7 @@ def _settings(action: str, *, sender="news@shop-a1.example.com", subject="Spring
 </FtpZip>"""
 
 
-MARKUP = '<html><body><img src="logo.png" alt=""><p>Hello {{ first_name }}</p></body></html>'
+MARKUP = '<html><body><img src="logo.png" alt="logo.png"><p>Hello {{ first_name }}</p></body></html>'
 RECIPIENTS = "111;1\r\nanna@example.com;Anna\r\nbruno@example.com;Bruno\r\n"
 
 
@@ -246,7 +246,8 @@ def test_sftp_key_pinning_and_an_ftpzip_send_package(app, world, roots, outbox):
         with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
             campaign = db.session.get(Campaign, row.campaign_id)
             assert campaign.subject == "Spring offers" and campaign.name == "SPRING26"
-            assert "/img/" in campaign.html and "logo.png" not in campaign.html  # image from the library
+            assert 'src="https://ag1.portal.test/img/' in campaign.html  # the image, from the library
+            assert 'src="logo.png"' not in campaign.html and 'alt="logo.png"' in campaign.html
             assert campaign.status in ("sending", "sent")
             assert (
                 db.session.scalar(
@@ -526,3 +527,31 @@ def test_a_run_whose_worker_died_does_not_block_its_source(app, world):
         with pytest.raises(DomainError, match="already queued"):  # the new one does hold it
             svc.start_run(actor=None, client=client, source=svc.get_source(source_id), enqueue=False)
         assert fresh.state == "queued"
+
+
+def test_a_file_waits_for_the_next_run_while_the_accounts_import_slots_are_full(app, world, roots):
+    from portal.models import ContactImport
+
+    ids = _setup(app, world)
+    with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
+        for n in range(2):  # two imports already queued by hand: the account's limit
+            db.session.add(
+                ContactImport(
+                    agency_id=ids["ag"],
+                    client_id=ids["cid"],
+                    status="queued",
+                    source_name=f"manual-{n}.csv",
+                    stored_name=f"manual-{n}.upload",
+                    sha256="0" * 64,
+                )
+            )
+        db.session.commit()
+    (roots / "later.csv").write_text("email\r\nlate@example.com\r\n")
+    with FtpServer(roots) as server:
+        source_id = _source(app, ids, "ftp", server.port)
+        run_id = _run(app, ids, source_id)
+    [row] = _files(app, ids, run_id)
+    assert row.status == FILE_RETRY and "imports are already running" in row.message
+    assert (roots / "later.csv").exists() and "late@example.com" not in _contacts(app, ids)
+    with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
+        assert db.session.get(BatchRun, run_id).state == "partial"

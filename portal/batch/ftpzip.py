@@ -211,3 +211,15 @@ def _read_markup(
             continue
         message.images[ref] = data
         message.image_members.add(info.filename.replace("\\", "/").lower())
+
+
+def rewrite_references(html: str, urls: dict[str, str]) -> str:
+    """Replace image references inside src=, background= and url() only (never the same text elsewhere)."""
+
+    def swap(match: re.Match) -> str:
+        ref = (match.group(1) or match.group(2) or "").strip()
+        if ref not in urls:
+            return match.group(0)
+        return match.group(0).replace(ref, urls[ref], 1)
+
+    return _REF.sub(swap, html)

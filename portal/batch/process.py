@@ -36,7 +36,7 @@ from ..services import images as image_svc
 from ..services import imports as import_svc
 from ..services.fields import field_key
 from ..tenancy import all_tenants
-from .ftpzip import SPECIAL_IDS
+from .ftpzip import SPECIAL_IDS, rewrite_references
 from .package import KIND_PACKAGE, Package, PackageError, Problem
 
 
@@ -284,9 +284,11 @@ def create_message(
     if m.images:
         with all_tenants():
             agency = db.session.get(Agency, client.agency_id)
+        urls = {}
         for ref, data in m.images.items():
             img = image_svc.upload(actor=None, client=client, filename=ref, data=data)
-            html = html.replace(ref, absolute(agency, f"/img/{img.token}"))
+            urls[ref] = absolute(agency, f"/img/{img.token}")
+        html = rewrite_references(html, urls)
     base = _campaign(m.copy_campaign_id) if m.copy_campaign_id else None
     if base is not None:
         campaign = campaign_svc.duplicate(actor=None, client=client, campaign=base)

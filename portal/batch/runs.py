@@ -66,7 +66,7 @@ def run_batch(batch_run_id: int, job_run_id: int | None = None) -> dict | None:
                 job.total, job.message = len(files), f"{len(files)} files to process"
             db.session.commit()
             for done, item in enumerate(files, start=1):
-                _one_file(folder, item, run, source, client, work)
+                _one_file(folder, item, run, source, client, Path(work) / f"file-{done}")
                 if job is not None:
                     job.done, job.message = done, f"{done} of {len(files)} files"
                 db.session.commit()
@@ -116,7 +116,8 @@ def _one_file(
         size_bytes=item.size,
         status=FILE_RETRY,
     )
-    local = _local_path(work, run, item)
+    work.mkdir()
+    local = work / "download"
     try:
         row.sha256 = folder.download(item, local)
     except RemoteError as exc:
@@ -145,16 +146,10 @@ def _one_file(
     _save(row, run)
 
 
-def _local_path(work: str, run: BatchRun, item: RemoteFile) -> Path:
-    folder = Path(work) / f"file-{run.files_done + run.files_failed + 1}"
-    folder.mkdir(exist_ok=True)
-    return folder / "download"
-
-
 def _process(local, item: RemoteFile, row: BatchFile, run, source, client, work) -> None:
     """Read, check, import, then the message; a failure at any point before the import changes nothing.
     The row is not in the session until _save: the import's own commits do not write it half-filled."""
-    package_dir = Path(str(local) + ".unpacked")
+    package_dir = work / "unpacked"
     package_dir.mkdir()
     try:
         package = read_package(local, item.name, package_dir)
