@@ -376,6 +376,3 @@ class SmsIn(Strict):
     text = fields.String(required=True, validate=validate.Length(1, 1600))
     sender_id = Id(load_default=None, metadata={"description": "an approved SMS sender id"})
     audience = fields.Nested(Audience, required=True)
-    at = fields.AwareDateTime(
-        load_default=None, format="iso", metadata={"description": "schedule instead of sending now"}
-    )

@@ -1,5 +1,5 @@
-"""SMS send: one call creates an SMS campaign for an audience and sends it now (or at `at`), through the
-SMS feature's services (portal/sms: approved sender ids, GSM/UCS-2 segments, credits reserved at start,
+"""SMS send: one call creates an SMS campaign for an audience and sends it now (the SMS feature has no
+scheduling yet, so neither has this resource), through the SMS feature's services (portal/sms: approved sender ids, GSM/UCS-2 segments, credits reserved at start,
 consent rule on the SMS channel). Where that feature is not installed the resource answers 501
 `sms_unavailable`, documented in the same place."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 from flask import g
 
 from ..extensions import db
-from ..sending import control
 from . import bp
 from .auth import requires
 from .campaigns import campaign_dict
@@ -24,7 +23,7 @@ except ImportError:  # pragma: no cover - depends on the deployment's feature se
 
 @bp.route("/sms/campaigns", methods=["POST"])
 @bp.arguments(SmsIn)
-@bp.response(202, CampaignOut, description="Created and sending (or scheduled when `at` is given)")
+@bp.response(202, CampaignOut, description="Created and sending")
 @requires("send")
 def sms_send(data):
     """Send an SMS to an audience: lists/segments of contacts with a subscribed SMS subscription."""
@@ -48,9 +47,6 @@ def sms_send(data):
         lists=audience.get("lists"),
         segments=audience.get("segments"),
     )
-    if data["at"] is not None:
-        control.schedule(actor=None, campaign=campaign, when=data["at"])
-    else:
-        sms_sending.start_sms_send(actor=None, client=g.client, campaign=campaign)
+    sms_sending.start_sms_send(actor=None, client=g.client, campaign=campaign)
     db.session.commit()
     return campaign_dict(campaign)
