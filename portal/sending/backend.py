@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..backends.base import BackendUnavailable, MessageBackend
+from ..backends.mailup.sms import MailupSms
 from ..backends.ratelimit import TokenBucket
 from ..backends.sms_gateway import GatewayConfig, SmsGateway
 from ..backends.smtp import RelayConfig, SmtpRelay
@@ -22,14 +23,14 @@ from ..extensions import db
 from ..jobs.queueing import redis_connection
 from ..links import agency_base_url
 from ..models import Agency, Connection
-from ..models.connection import KIND_SMS, KIND_SMTP
-from ..providers.connection import PROVIDER_KINDS
+from ..models.connection import KIND_MAILUP, KIND_SMS, KIND_SMTP
+from ..providers.connection import PROVIDER_KINDS, provider_client
 from ..tenancy import all_tenants
 
 PER_MESSAGE = "per-message"
 # Kinds that send one message at a time through this loop, per channel. The MailUp and SMS issues add
 # their kinds here (and a provider-side path for campaign backends).
-PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": (KIND_SMS,)}
+PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": (KIND_SMS, KIND_MAILUP)}
 
 # One reused connection per backend per worker (thread-local: a connection is never shared between
 # threads), with the settings it was built from: a connection edited in the back-office (new host, new
@@ -107,6 +108,9 @@ def _build(connection_id: int | None, key: str) -> MessageBackend:
         conn = db.session.scalar(select(Connection).where(Connection.id == connection_id))
         if conn is not None and conn.kind == KIND_SMS:
             return SmsGateway(gateway_config(conn))
+        if conn is not None and conn.kind == KIND_MAILUP:  # only SMS reaches here: email is provider-side
+            opts = conn.options or {}
+            return MailupSms(provider_client(conn), int(opts.get("sms_list_id") or opts.get("list_id") or 1))
         if conn is None or conn.kind != KIND_SMTP:
             raise BackendUnavailable("this account's delivery connection cannot send campaigns")
         opts, secret = conn.options or {}, decrypt_json(conn.secrets_encrypted)
