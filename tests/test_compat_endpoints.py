@@ -76,8 +76,10 @@ def test_subscribe_codes(app, world, shop):
 
 def test_subscribe_defaults_to_double_opt_in_with_a_confirmation_email(app, world, shop, outbox):
     http, news = shop["http"], shop["news"]
-    assert get(http, "xmlSubscribe.aspx", List=news["id"], Email="cara@example.com") == 0
+    assert get(http, "xmlSubscribe.aspx", List=news["id"], Email="cara@example.com", Sms="+393471234567") == 0
     assert subscription_status(app, world, "A1", "cara@example.com", news["id"]) == "pending"
+    # the number waits for the same confirmation as the address
+    assert subscription_status(app, world, "A1", "cara@example.com", news["id"], "sms") == "pending"
     assert get(http, "Xmlchksubscriber.aspx", List=news["id"], Email="cara@example.com") == 4
     run_jobs(app)
     (message,) = outbox.to("cara@example.com")
@@ -85,6 +87,7 @@ def test_subscribe_defaults_to_double_opt_in_with_a_confirmation_email(app, worl
     page = http.http.post(f"http://{http.host}{confirm_path(message)}")
     assert page.status_code == 200
     assert subscription_status(app, world, "A1", "cara@example.com", news["id"]) == "subscribed"
+    assert subscription_status(app, world, "A1", "cara@example.com", news["id"], "sms") == "subscribed"
     (record,) = requests_of(app, world, "A1")
     assert record["source"] == "plugin" and record["status"] == "confirmed" and record["ip"] == SHOP_IP
 

@@ -138,8 +138,10 @@ def subscribed_pairs(contact: Contact, list_ids) -> set[tuple[int, str]]:
 
 
 def sign_up(client: Client, data: SignUp) -> SignUpResult:
-    """Upsert the contact, subscribe it (email pending under double opt-in; SMS has no emailed link and
-    is subscribed at once), record the consent. Raises SignUpInvalid / SignUpRefused; flushes only."""
+    """Upsert the contact, subscribe it, record the consent. Under double opt-in with an email address
+    every subscription of the request (SMS too) stays pending until the emailed link is followed; with no
+    email address there is no link to send, and an SMS-only sign-up is subscribed at once on the strength
+    of its consent text. Raises SignUpInvalid / SignUpRefused; flushes only."""
     lists = list(db.session.scalars(select(MailingList).where(MailingList.id.in_(data.list_ids))))
     if len(lists) != len(set(data.list_ids)):
         raise SignUpRefused(_("Unknown list."))
@@ -150,20 +152,21 @@ def sign_up(client: Client, data: SignUp) -> SignUpResult:
     if wanted <= subscribed_pairs(contact, data.list_ids):
         return SignUpResult("already", None, contact)
     pending_email = data.double_opt_in and any(ch == CHANNEL_EMAIL for _lid, ch in wanted)
+    changed: list[tuple[int, str]] = []
     try:
         if any(ch == CHANNEL_SMS for _lid, ch in wanted):
-            contact_svc.subscribe(
+            changed += contact_svc.subscribe(
                 actor=None,
                 client=client,
                 contact=contact,
                 list_ids=[lid for lid, ch in wanted if ch == CHANNEL_SMS],
                 ip=data.ip,
                 only_channels=(CHANNEL_SMS,),
+                pending=pending_email,
                 source=data.source,
             )
-        changed_email = []
         if any(ch == CHANNEL_EMAIL for _lid, ch in wanted):
-            changed_email = contact_svc.subscribe(
+            changed += contact_svc.subscribe(
                 actor=None,
                 client=client,
                 contact=contact,
@@ -194,7 +197,7 @@ def sign_up(client: Client, data: SignUp) -> SignUpResult:
         db.session.add(request)
         db.session.flush()
         return SignUpResult("subscribed", request, contact)
-    if not changed_email and _recently_asked(contact, request.list_ids):
+    if not changed and _recently_asked(contact, request.list_ids):
         return SignUpResult("pending", None, contact)  # the link sent a moment ago still works
     token = secrets.token_urlsafe(32)
     request.status = REQUEST_PENDING
@@ -246,8 +249,8 @@ def is_expired(request: SubscribeRequest, now: datetime | None = None) -> bool:
 
 
 def confirm(client: Client, request: SubscribeRequest, ip: str) -> Confirmation:
-    """Follow the link: the pending email subscriptions become subscribed, the consent time and IP are
-    those of the confirmation. Works once; an expired link changes nothing."""
+    """Follow the link: the request's pending subscriptions become subscribed, the consent time and IP
+    are those of the confirmation. Works once; an expired link changes nothing."""
     if request.status == REQUEST_CONFIRMED:
         return Confirmation("already", request)
     now = datetime.now(UTC)
@@ -261,7 +264,7 @@ def confirm(client: Client, request: SubscribeRequest, ip: str) -> Confirmation:
             contact=contact,
             list_ids=request.list_ids,
             ip=ip,
-            only_channels=(CHANNEL_EMAIL,),
+            only_channels=tuple(request.channels),
             source=request.source,
         )
     except DomainError as exc:
