@@ -15,7 +15,7 @@ from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from .. import errors as portal_errors
-from ..extensions import csrf
+from ..extensions import csrf, db
 from ..services import DomainError, NotFound
 from . import errors, idempotency
 from .auth import authenticate
@@ -52,6 +52,7 @@ def _limit_body():
 
 
 def _domain_error(exc: DomainError):
+    db.session.rollback()  # nothing half-written: a refused operation leaves no flushed rows behind
     if isinstance(exc, NotFound):
         return errors.render(errors.ApiError(404, "not_found", "No such object."))
     return errors.render(errors.ApiError(422, "rejected", str(exc)))

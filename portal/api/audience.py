@@ -223,6 +223,8 @@ def _subscribe(contact: Contact, list_ids: list[int], double_opt_in: bool) -> No
 @requires("write")
 def contacts_bulk(data):
     """Upsert up to 10,000 contacts as an import job (the same engine as file imports): poll the job."""
+    for list_id in data["lists"]:  # before anything is stored: an unknown list is a plain 404
+        _list_or_404(list_id)
     keys = sorted({k for c in data["contacts"] for k in c["field_values"]})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
