@@ -288,3 +288,22 @@ def test_a_killed_worker_resumes_from_its_cursor_without_duplicates(app, world, 
     assert {a for ch, a in portal_state(app, ag, cid)["suppressions"] if ch == "email"} == _optout_addresses(
         emulated
     )["email"]
+
+
+def test_a_provider_that_serves_smaller_pages_than_asked_is_read_to_the_end(app, world, account, monkeypatch):
+    """MailUp does not state its largest page: the reading follows the pages it is given."""
+    from portal.backends.mailup.emulator import query
+
+    monkeypatch.setattr(query, "MAX_PAGE_SIZE", 6)
+    url, _handle, _made = account
+    ag, cid, conn = bound_client(app, world, url)
+    adoption_id = start(app, ag, cid, conn, page_size=1000)
+    run_jobs(app)
+    done = adoption_row(app, ag, cid, adoption_id)
+    assert done.state == "done", done.error
+    with app.app_context(), bind_tenant(ag, cid):
+        records = db.session.scalar(
+            select(func.count()).select_from(AdoptionRecord).where(AdoptionRecord.adoption_id == adoption_id)
+        )
+    assert records == done.preview["records"]
+    assert done.stats["calls"] > done.preview["calls"]  # the preview planned pages of 1,000
