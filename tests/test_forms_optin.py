@@ -93,6 +93,46 @@ def test_double_opt_in_end_to_end(app, world, outbox):
     assert record["ip"] == "198.51.100.20" and record["confirmed_ip"] == "198.51.100.21"
     assert record["confirmed_at"] is not None
     assert contact_row(app, world, "A1", "ann@example.com")["fields"] == {first["key"]: "Ann"}
+    # the client sees the evidence on the form's page
+    detail = client_for(app, world, "A1.admin").get(f"/app/forms/{form['id']}").get_data(as_text=True)
+    assert "ann@example.com" in detail and "Confirmed by email" in detail and "198.51.100.21" in detail
+
+
+def test_the_confirmation_comes_from_the_clients_sender(app, world, outbox):
+    from portal.extensions import db
+    from portal.models import SenderDomain, SenderIdentity
+    from portal.tenancy import bind_tenant
+
+    _news, first, form = _setup(app, world)
+    agency_id, client_id = client_of(world, "A1")
+    with app.app_context(), bind_tenant(agency_id, client_id):
+        domain = SenderDomain(
+            agency_id=agency_id,
+            client_id=client_id,
+            domain="news.a1.example",
+            verification_token="v" * 32,
+            dkim_selector="p1",
+            dkim_private_key="-",
+            dkim_public_key="-",
+            verified_at=datetime.now(UTC),
+        )
+        db.session.add(domain)
+        db.session.flush()
+        db.session.add(
+            SenderIdentity(
+                agency_id=agency_id,
+                client_id=client_id,
+                domain_id=domain.id,
+                name="A1 News",
+                email="hi@news.a1.example",
+            )
+        )
+        db.session.commit()
+    http = HostClient(app, world.hosts["AG1"])
+    _submit(http, form["key"], email="kit@example.com", **{first["key"]: "Kit"})
+    run_jobs(app)
+    (message,) = outbox.to("kit@example.com")
+    assert str(message["From"]) == "A1 News <hi@news.a1.example>"
 
 
 def test_the_confirmation_link_works_only_on_its_agency(app, world, outbox):
@@ -289,7 +329,7 @@ def test_builder_rules_and_pages(app, world):
     detail = admin.get(made.location.replace("http://ag1.portal.test", ""))
     text = detail.get_data(as_text=True)
     assert "https://ag1.portal.test/f/" in text and "subscribe-embed.js" in text
-    assert "Iscriviti" in text or "Subscribe" in text
+    assert "Iscriviti" in text  # the embed code speaks the form's language
     assert admin.get("/app/forms").status_code == 200
     integrations = admin.get("/app/integrations").get_data(as_text=True)
     assert str(news["id"]) in integrations and news["guid"] in integrations

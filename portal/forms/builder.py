@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Client, Field, MailingList, SubscribeForm, SubscribeRequest, User
+from ..models import Client, Contact, Field, MailingList, SubscribeForm, SubscribeRequest, User
 from ..models.audience import CHANNEL_EMAIL, CHANNELS
 from ..services import DomainError, NotFound
 from ..services.audit import record
@@ -175,6 +175,19 @@ def request_counts(form: SubscribeForm) -> dict[str, int]:
         .group_by(SubscribeRequest.status)
     ).all()
     return {status: n for status, n in rows}
+
+
+def recent_requests(form: SubscribeForm, limit: int = 20) -> list[tuple[SubscribeRequest, str]]:
+    """The form's latest sign-ups with the address, newest first: the consent evidence the client can
+    show (when, from which IP, with which text, confirmed when and from where)."""
+    rows = db.session.execute(
+        select(SubscribeRequest, Contact.email, Contact.phone)
+        .join(Contact, Contact.id == SubscribeRequest.contact_id)
+        .where(SubscribeRequest.form_id == form.id)
+        .order_by(SubscribeRequest.id.desc())
+        .limit(limit)
+    ).all()
+    return [(r, email or phone or "") for r, email, phone in rows]
 
 
 def form_fields(form: SubscribeForm) -> list[tuple[Field, bool]]:

@@ -17,7 +17,7 @@ from ..services import fields as field_svc
 from ..services import lists as list_svc
 from . import WRITERS, bp, builder
 from .public_views import HONEYPOT
-from .wtf import BuilderForm
+from .wtf import REQUEST_LABELS, BuilderForm
 
 
 def _actor():
@@ -113,6 +113,8 @@ def form_detail(form_id: int):
         snippet=snippet,
         fields=fields,
         counts=builder.request_counts(subscribe_form),
+        recent=builder.recent_requests(subscribe_form),
+        request_labels=REQUEST_LABELS,
         lists={lst.id: lst for lst in list_svc.list_lists()},
     )
 

@@ -11,6 +11,12 @@ from ..formfields import choices
 
 CHANNEL_CHOICES = (("email", _l("Email address")), ("sms", _l("Mobile number")))
 LANGUAGE_CHOICES = (("en", "English"), ("it", "Italiano"))
+REQUEST_LABELS = {
+    "pending": _l("Waiting for confirmation"),
+    "confirmed": _l("Confirmed by email"),
+    "direct": _l("Subscribed (consent box)"),
+    "expired": _l("Expired unconfirmed"),
+}
 
 
 class CheckboxList(SelectMultipleField):
