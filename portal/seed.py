@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .adoption.demo import seed_demo_adoption
 from .compat.demo import seed_demo_integrations
 from .extensions import db
 from .models import Agency, Client, User
@@ -75,6 +76,7 @@ def seed_demo() -> list[str]:
     done += seed_demo_sent_campaign(client)  # a sent campaign with events: Reports has real charts
     done += seed_demo_integrations(agency, client)  # plugin endpoints on, a demo form
     done += seed_demo_mailup(admin, agency, owner)  # only when `make dev` started the MailUp emulator
+    done += seed_demo_adoption(admin, agency, owner)  # an account to import from, on the same emulator
     done += seed_demo_sms(agency, client)  # only when `make dev` started the SMS gateway emulator
     return done
 

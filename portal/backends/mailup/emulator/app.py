@@ -9,7 +9,16 @@ from . import auth
 from .events import EventError
 from .query import QueryError
 from .recipients import RecipientError
-from .routes import admin, console_account, console_emails, console_recipients, console_sms, frontend, stats
+from .routes import (
+    admin,
+    console_account,
+    console_emails,
+    console_recipients,
+    console_sms,
+    frontend,
+    prefill,
+    stats,
+)
 from .sendings import SendError
 from .state import EmulatorState
 from .web import ApiError, error_response
@@ -48,6 +57,7 @@ def create_app(state: EmulatorState) -> Flask:
     app.register_blueprint(stats.bp, url_prefix=STATISTICS)
     app.register_blueprint(frontend.bp, url_prefix="/frontend")
     app.register_blueprint(admin.bp, url_prefix="/_emulator")
+    app.register_blueprint(prefill.bp, url_prefix="/_emulator")
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
