@@ -50,5 +50,12 @@ def record_mismatch(name: str, agency_id: int, client_id: int | None, ids: list[
         ", ".join(ids),
     )
     with all_tenants():
-        record("security.job_tenant_mismatch", actor=None, agency_id=None, target=name, queued_for=queued_for, ids=", ".join(ids))
+        record(
+            "security.job_tenant_mismatch",
+            actor=None,
+            agency_id=None,
+            target=name,
+            queued_for=queued_for,
+            ids=", ".join(ids),
+        )
         db.session.commit()

@@ -95,7 +95,9 @@ def _record_events(by_address: dict[str, Delivery], started: datetime) -> None:
     for address, clicks in CLICKS.items():
         for n, (after, link) in enumerate(clicks):
             d = by_address[address]
-            event = events.record_event(d, "click", f"demo-click:{d.id}:{n}", link_index=link, source="portal")
+            event = events.record_event(
+                d, "click", f"demo-click:{d.id}:{n}", link_index=link, source="portal"
+            )
             _at(event, started + after * minute)
     bounced = by_address[HARD_BOUNCE]
     event = events.apply_bounce(
