@@ -80,6 +80,16 @@ def subscription_status(app, world, client_key: str, email: str, list_id: int, c
         )
 
 
+def subscription_status_by_phone(app, world, client_key: str, phone: str, list_id: int):
+    agency_id, client_id = client_of(world, client_key)
+    with app.app_context(), bind_tenant(agency_id, client_id):
+        return db.session.scalar(
+            select(Subscription.status)
+            .join(Contact, Contact.id == Subscription.contact_id)
+            .where(Contact.phone == phone, Subscription.list_id == list_id, Subscription.channel == "sms")
+        )
+
+
 def contact_row(app, world, client_key: str, email: str) -> dict | None:
     agency_id, client_id = client_of(world, client_key)
     with app.app_context(), bind_tenant(agency_id, client_id):

@@ -15,6 +15,7 @@ from .forms_support import (
     requests_of,
     set_endpoints,
     subscription_status,
+    subscription_status_by_phone,
 )
 from .support import HostClient, run_jobs
 
@@ -115,6 +116,13 @@ def test_subscribe_several_lists_fields_and_sms(app, world, shop):
     assert row["fields"] == {first["key"]: "Dan", city["key"]: "Torino"}
     # 00 international prefix for the mobile; comma-separated lists
     assert get(http, "xmlSubscribe.aspx", List=f"{news['id']},{offers['id']}", Sms="00393339998877") == 0
+    # a "+" sent unencoded in the query string arrives as a space
+    raw = http.get(
+        f"/frontend/xmlSubscribe.aspx?List={news['id']}&Sms=+393335550001&Confirm=0",
+        environ_base={"REMOTE_ADDR": SHOP_IP},
+    )
+    assert code(raw) == 0
+    assert subscription_status_by_phone(app, world, "A1", "+393335550001", news["id"]) == "subscribed"
     # names and values that do not pair up, and "--" inside a value, are generic errors
     mismatch = dict(List=news["id"], Email="eve@example.com", csvFldNames="campo1;campo2", csvFldValues="x")
     assert get(http, "xmlSubscribe.aspx", **mismatch) == 1

@@ -53,7 +53,8 @@ class Call:
     user_agent: str = ""
 
     def get(self, name: str) -> str | None:
-        return self.params.get(name.lower())
+        value = self.params.get(name.lower())
+        return value.strip() if value is not None else None
 
 
 def _lists(call: Call, *, single: bool) -> tuple[Client, list[MailingList]]:
@@ -97,11 +98,15 @@ def for_client(*, single: bool):
 
 
 def _address(call: Call) -> tuple[str, str]:
-    """(email, sms) as sent; an SMS number in the `00` international form becomes `+`."""
-    email = (call.get("Email") or "").strip()
-    sms = re.sub(r"[\s().-]", "", call.get("Sms") or "")
+    """(email, sms) as sent; an SMS number in the `00` international form becomes `+`, and so does one
+    whose `+` arrived as a space (a `+` left unencoded in a query string decodes to a space)."""
+    email = call.get("Email") or ""
+    raw = call.params.get("sms", "")
+    sms = re.sub(r"[\s().-]", "", raw)
     if sms.startswith("00"):
         sms = "+" + sms[2:]
+    elif raw[:1] == " " and sms[:1].isdigit():
+        sms = "+" + sms
     return email, sms
 
 
@@ -120,7 +125,7 @@ def _field_values(call: Call, client: Client) -> dict[str, str]:
     """csvFldNames (`campo1;Campo6`) with csvFldValues as {field key: text}, by field number. Codes of
     fields the client does not have (and `Email`, `sms`) are ignored; a count mismatch or `--` in a
     value is a generic error, as on the original pages."""
-    names_raw, values_raw = call.get("csvFldNames"), call.params.get("csvfldvalues", "")
+    names_raw, values_raw = call.get("csvFldNames"), call.get("csvFldValues") or ""
     if not names_raw:
         return {}
     names, values = names_raw.split(";"), values_raw.split(";")

@@ -22,11 +22,11 @@ def _body_pairs() -> list[tuple[str, str]]:
 
 
 def read_params() -> dict[str, str]:
-    """Lower-cased names → first non-empty value, the query string first, then the body."""
+    """Lower-cased names → first non-empty value (as sent, unstripped), the query string first, then
+    the body."""
     merged: dict[str, str] = {}
     for name, value in [*request.args.items(multi=True), *_body_pairs()]:
-        value = (value or "").strip()
-        if value:
+        if value and value.strip():
             merged.setdefault(name.strip().lower(), value)
     return merged
 
