@@ -85,7 +85,10 @@ class Cursor:
             numbers = [int(n) for n in (et, ei, ct, ci)]
         except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
             raise BadCursor("The cursor is not one this feed returned.") from exc
-        if version != "1" or any(n < 0 or n > 2**63 - 1 for n in numbers):
+        # transaction ids are 64-bit, row ids 32-bit integers
+        if version != "1" or any(n < 0 for n in numbers) or max(numbers[0], numbers[2]) >= 2**63:
+            raise BadCursor("The cursor is not one this feed returned.")
+        if max(numbers[1], numbers[3]) >= 2**31:
             raise BadCursor("The cursor is not one this feed returned.")
         return cls(Position(numbers[0], numbers[1]), Position(numbers[2], numbers[3]))
 

@@ -51,6 +51,13 @@ def _limit_body():
         )
 
 
+def _ids_in_range():
+    """Path ids are 32-bit integers in the database: a larger one names nothing (404, not a DB error)."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not 0 < value < 2**31:
+            raise errors.ApiError(404, "not_found", "No such object.")
+
+
 def _domain_error(exc: DomainError):
     db.session.rollback()  # nothing half-written: a refused operation leaves no flushed rows behind
     if isinstance(exc, NotFound):
@@ -59,6 +66,7 @@ def _domain_error(exc: DomainError):
 
 
 bp.before_request(_limit_body)
+bp.before_request(_ids_in_range)
 bp.before_request(authenticate)
 bp.before_request(idempotency.before)
 bp.after_request(idempotency.after)

@@ -25,7 +25,7 @@ def decode(cursor: str | None) -> int:
         value = int(number)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         value, kind = -1, ""
-    if kind != "id" or not 0 <= value < 2**63:
+    if kind != "id" or not 0 <= value < 2**31:  # ids are 32-bit integers
         raise ApiError(
             400, "bad_cursor", "The cursor is not one this API returned.", {"query.after": ["invalid"]}
         )
