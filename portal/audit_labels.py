@@ -108,6 +108,7 @@ ACTION_LABELS = {
     "sms.sender_requested": _l("SMS sender id requested"),
     "sms.sender_approved": _l("SMS sender id approved"),
     "sms.sender_rejected": _l("SMS sender id rejected"),
+    "sms.quiet_hours_changed": _l("SMS quiet hours changed"),
     "campaign.scheduled": _l("Campaign scheduled"),
     "campaign.unscheduled": _l("Campaign schedule cancelled"),
     "campaign.paused": _l("Campaign paused"),

@@ -150,6 +150,18 @@ def upgrade():
     _tenant_indexes("sms_reply")
     op.create_index(op.f("ix_sms_reply_phone"), "sms_reply", ["phone"])
 
+    op.create_table(
+        "sms_client_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        *_tenant_columns(False),
+        sa.Column("quiet_from", sa.Integer(), nullable=True),
+        sa.Column("quiet_to", sa.Integer(), nullable=True),
+        *_tenant_keys("sms_client_settings"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sms_client_settings")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_sms_client_settings_client_id")),
+    )
+    _tenant_indexes("sms_client_settings")
+
     with op.batch_alter_table("campaign", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sms_sender_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -195,6 +207,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f("fk_campaign_sms_sender_id_sms_sender_id"), type_="foreignkey")
         batch_op.drop_column("sms_sender_id")
     for table in (
+        "sms_client_settings",
         "sms_reply",
         "sms_agency_settings",
         "sms_price",

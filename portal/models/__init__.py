@@ -11,7 +11,15 @@ from .connection import Connection
 from .forms import CompatAccess, SubscribeForm, SubscribeRequest
 from .jobrun import JobRun
 from .provider import ProviderBinding
-from .sms import CreditAccount, CreditEntry, SmsAgencySettings, SmsPrice, SmsReply, SmsSenderId
+from .sms import (
+    CreditAccount,
+    CreditEntry,
+    SmsAgencySettings,
+    SmsClientSettings,
+    SmsPrice,
+    SmsReply,
+    SmsSenderId,
+)
 from .suppression import BlockedAddress, Suppression
 from .token import ActionToken
 from .transfer import ContactImport
@@ -69,6 +77,7 @@ __all__ = [
     "CreditAccount",
     "CreditEntry",
     "SmsAgencySettings",
+    "SmsClientSettings",
     "SmsPrice",
     "SmsReply",
     "SmsSenderId",

@@ -136,3 +136,15 @@ class SmsReply(AgencyColumn, ClientColumn, ClientScoped, db.Model):
     opt_out: Mapped[bool] = mapped_column(default=False)
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class SmsClientSettings(AgencyColumn, ClientColumn, ClientScoped, db.Model):
+    """Per client: optional quiet hours, in minutes after local midnight of each recipient's country
+    (from > to wraps past midnight: 21:00–09:00). None: SMS go out at any hour."""
+
+    __tablename__ = "sms_client_settings"
+    __table_args__ = (UniqueConstraint("client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiet_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quiet_to: Mapped[int | None] = mapped_column(Integer, nullable=True)

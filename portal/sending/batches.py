@@ -37,7 +37,7 @@ from .audience import consent_lists, still_allowed
 from .backend import message_backend
 from .email_content import EmailContent, MessageError, compose, email_content, recipient_values
 from .lease import Lease
-from .sms_content import SmsContent, compose_sms, sms_content
+from .sms_content import SmsContent, compose_sms, hold_quiet_hours, sms_content
 
 BATCH = 100
 MAX_ATTEMPTS = 5
@@ -161,6 +161,8 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
             skipped, claim.token, DELIVERY_SKIPPED, error="suppressed or unsubscribed before sending"
         )
     rows = [r for r in claim.rows if r[0] in allowed]
+    if plan.channel == "sms":  # quiet hours: numbers where it is night now wait (sms/quiet.py)
+        rows = hold_quiet_hours(plan.client_id, claim.token, rows)
     if not rows:
         return 0, True
     values = recipient_values(plan.client_id, [r[1] for r in rows])

@@ -8,15 +8,17 @@ own values; a tag that breaks for one recipient fails that delivery alone (Messa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from jinja2 import Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ..backends.base import OutgoingMessage
 from ..extensions import db
-from ..models import Campaign, SmsSenderId
+from ..models import Campaign, Client, SmsClientSettings, SmsSenderId
 from ..models.sms import SENDER_APPROVED
+from ..sms.quiet import quiet_until
 from ..sms.segments import UCS2, count
 from .email_content import MessageError
 
@@ -58,6 +60,50 @@ def approved_sender(campaign: Campaign) -> str:
 
 def sms_content(campaign: Campaign) -> SmsContent:
     return SmsContent(campaign.id, parse_text(campaign.text), approved_sender(campaign))
+
+
+def _quiet_hours(client_id: int) -> tuple[tuple[int, int] | None, str]:
+    """The client's quiet hours as they are now (read per batch: a change applies to running sends) and
+    its time zone, for numbers whose country has several."""
+    settings = db.session.scalar(select(SmsClientSettings).where(SmsClientSettings.client_id == client_id))
+    zone = db.session.scalar(select(Client.timezone).where(Client.id == client_id)) or "UTC"
+    if settings is None or settings.quiet_from is None or settings.quiet_to is None:
+        return None, zone
+    return (settings.quiet_from, settings.quiet_to), zone
+
+
+_HOLD = text(
+    "UPDATE delivery SET status = 'pending', claim_token = NULL, lease_until = NULL, retry_after = :until, "
+    "error = :why WHERE id = :id AND claim_token = :tok AND status = 'claimed'"
+)
+
+
+def hold_quiet_hours(client_id: int, token: str, rows: list) -> list:
+    """The claimed rows that may go now; the others go back to pending until their quiet hours end (no
+    attempt counted). The sweeper queues the campaign again once they are due."""
+    window, zone = _quiet_hours(client_id)
+    if window is None:
+        return rows
+    now = datetime.now(UTC)
+    held, go = [], []
+    for row in rows:
+        until = quiet_until(row[2], window, zone, now)
+        (held if until is not None else go).append((row, until))
+    if held:
+        db.session.execute(
+            _HOLD,
+            [
+                {
+                    "until": until.astimezone(UTC),
+                    "why": "waiting for the end of the quiet hours",
+                    "id": r[0],
+                    "tok": token,
+                }
+                for r, until in held
+            ],
+        )
+        db.session.commit()
+    return [r for r, _ in go]
 
 
 def render_sms(content: SmsContent, values: dict) -> str:

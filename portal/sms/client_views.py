@@ -14,12 +14,13 @@ from ..csvsafe import safe_cell
 from ..extensions import db
 from ..guards import roles_required
 from ..models.campaign import EDITABLE
+from ..models.user import ROLE_CLIENT_ADMIN
 from ..services import DomainError, NotFound
 from ..services import lists as list_svc
 from ..services import segments as segment_svc
 from . import campaigns as svc
-from . import credits, inbound, pricing, senders
-from .forms import NewSmsForm, SenderRequestForm, SmsCampaignForm, TestSmsForm
+from . import client_settings, credits, inbound, pricing, senders
+from .forms import NewSmsForm, QuietHoursForm, SenderRequestForm, SmsCampaignForm, TestSmsForm
 from .sending import estimate, start_sms_send
 from .web import WRITERS, bp
 
@@ -47,13 +48,34 @@ def _default_price() -> int:
 
 @bp.route("")
 def index():
+    start, end = client_settings.quiet_hours(g.client.id)
     return render_template(
         "sms/index.html",
         campaigns=svc.sms_campaigns(),
         balance=credits.balance(g.client.agency_id, g.client.id),
         form=NewSmsForm(),
+        quiet_form=QuietHoursForm(data={"start": start, "end": end}),
         can_write=_can_write(),
+        can_admin=bool(g.get("acting_as_client")) or current_user.role == ROLE_CLIENT_ADMIN,
     )
+
+
+@bp.route("/quiet-hours", methods=["POST"])
+@roles_required(ROLE_CLIENT_ADMIN)
+def quiet_hours():
+    form = QuietHoursForm()
+    if form.validate_on_submit():
+        try:
+            client_settings.set_quiet_hours(
+                actor=_actor(), client=g.client, start=form.start.data or "", end=form.end.data or ""
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("Quiet hours saved."), "success")
+    return redirect(url_for("sms.index"))
 
 
 @bp.route("/new", methods=["POST"])

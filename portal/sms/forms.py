@@ -48,3 +48,8 @@ class PriceForm(FlaskForm):
 
 class KeywordsForm(FlaskForm):
     keywords = StringField(_l("Opt-out keywords"), validators=[DataRequired(), Length(max=500)])
+
+
+class QuietHoursForm(FlaskForm):
+    start = StringField(_l("No SMS from"), validators=[Optional(), Length(max=5)])
+    end = StringField(_l("until"), validators=[Optional(), Length(max=5)])
