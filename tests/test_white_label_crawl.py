@@ -14,7 +14,9 @@ HREF = re.compile(r'href="([^"#]+)"')
 PROVIDER = re.compile(r"mail\s*up", re.I)
 
 
-def _crawl(http, start: str, limit: int = 400) -> dict[str, int]:
+def _crawl(http, start: str, limit: int = 400, data: tuple[str, ...] = ()) -> dict[str, int]:
+    """`data`: strings people typed (a client's name, a login) that may spell the word; they are the
+    agency's data, not the portal naming its provider, so they are taken out before the check."""
     seen: dict[str, int] = {}
     queue = [start]
     while queue and len(seen) < limit:
@@ -25,8 +27,14 @@ def _crawl(http, start: str, limit: int = 400) -> dict[str, int]:
         seen[path] = resp.status_code
         body = resp.get_data(as_text=True) if resp.mimetype.startswith(("text/", "application/json")) else ""
         headers = "\n".join(f"{k}: {v}" for k, v in resp.headers.items())
-        assert not PROVIDER.search(body), f"{path} names the provider in its body"
-        assert not PROVIDER.search(headers), f"{path} names the provider in its headers"
+        checked, checked_headers = body, headers
+        for typed in data:
+            checked, checked_headers = checked.replace(typed, ""), checked_headers.replace(typed, "")
+        found = PROVIDER.search(checked)
+        assert not found, (
+            f"{path} names the provider in its body: …{checked[max(0, found.start() - 80) : found.end() + 40]}…"
+        )
+        assert not PROVIDER.search(checked_headers), f"{path} names the provider in its headers"
         if resp.mimetype != "text/html":
             continue
         for href in HREF.findall(body):
