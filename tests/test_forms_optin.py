@@ -209,6 +209,20 @@ def test_single_opt_in_records_the_consent_text(app, world, outbox):
     assert not outbox.to("eli@example.com")
 
 
+def test_the_hosted_page_may_send_visitors_to_the_clients_page(app, world):
+    news, first, form = _setup(
+        app, world, double_opt_in=False, consent_text="I agree.", redirect_url=f"{SITE}/thanks"
+    )
+    http = HostClient(app, world.hosts["AG1"])
+    page = http.get(f"/f/{form['key']}")
+    assert f"form-action 'self' {SITE}" in page.headers["Content-Security-Policy"]
+    done = _submit(http, form["key"], email="lia@example.com", consent="1", **{first["key"]: "Lia"})
+    assert done.status_code == 303 and done.location == f"{SITE}/thanks"
+    assert subscription_status(app, world, "A1", "lia@example.com", news["id"]) == "subscribed"
+    plain = make_form(app, world, "A1", name="Plain", list_ids=[news["id"]])
+    assert "form-action 'self';" in http.get(f"/f/{plain['key']}").headers["Content-Security-Policy"]
+
+
 def test_bad_input_is_named(app, world):
     _news, first, form = _setup(app, world)
     http = HostClient(app, world.hosts["AG1"])

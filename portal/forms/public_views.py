@@ -9,12 +9,13 @@ honeypot field and per-IP and per-form rate limits keep robots out without a CAP
 
 from __future__ import annotations
 
-from flask import abort, g, jsonify, redirect, render_template, request
+from flask import Response, abort, g, jsonify, make_response, redirect, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import csrf, db, limiter
+from ..headers import apply_security_headers
 from ..models import Client, SubscribeForm
 from ..models.audience import CHANNEL_EMAIL, CHANNEL_SMS
 from ..netutil import client_ip
@@ -65,6 +66,18 @@ def _cors(response):
     return response
 
 
+def _allow_redirect_target(response: Response, form: SubscribeForm) -> Response:
+    """The hosted page posts to us and may be redirected to the client's page: browsers apply the
+    page's CSP `form-action` to that redirect too, so the page's policy names the target's origin."""
+    target = builder.origin_of(form.redirect_url) if form.redirect_url else None
+    if target:
+        policy = apply_security_headers(Response()).headers["Content-Security-Policy"]
+        response.headers["Content-Security-Policy"] = policy.replace(
+            "form-action 'self'", f"form-action 'self' {target}"
+        )
+    return response
+
+
 def _render_page(form: SubscribeForm, client: Client, *, errors=None, values=None, status=200):
     with bind_tenant(g.agency.id, client.id):
         fields = builder.form_fields(form)
@@ -78,7 +91,7 @@ def _render_page(form: SubscribeForm, client: Client, *, errors=None, values=Non
             values=values or {},
             honeypot=HONEYPOT,
         )
-    return html, status
+    return _allow_redirect_target(make_response(html, status), form)
 
 
 @public_bp.route("/f/<key>", methods=["GET"])
