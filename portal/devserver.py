@@ -179,6 +179,8 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
         print(f"==> created {dev_env} with random development secrets", flush=True)
     load_env_file(dev_env)
     os.environ.setdefault("PORTAL_PUBLIC_PORT", f":{port}")
+    # Webhook endpoints on this machine (a receiver on 127.0.0.1 while developing an integration).
+    os.environ.setdefault("PORTAL_OUTBOUND_ALLOW_LOCALHOST", "1")
 
     from portal.embedded.redis_server import ensure_redis, stop_redis
     from portal.embedded.smtp_capture import start_capture, stop_capture
