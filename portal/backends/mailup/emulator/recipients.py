@@ -101,13 +101,16 @@ def optin_item(r: Recipient, sub: Subscription, fmt) -> dict:
 
 
 def members(account: Account, list_id: int, channel: str, status: str | None) -> list[Recipient]:
-    """Recipients of a list on a channel (all statuses when `status` is None), in id order."""
-    out = []
-    for r in account.recipients.values():
-        sub = r.subs(channel).get(list_id)
-        if sub is not None and (status is None or sub.status == status):
-            out.append(r)
-    return out
+    """Recipients of a list on a channel (all statuses when `status` is None), in id order. Every page
+    of a listing scans the whole account: kept to one comprehension, since accounts hold 100,000s."""
+    attr = "email_subs" if channel == EMAIL else "sms_subs"
+    if status is None:
+        return [r for r in account.recipients.values() if list_id in getattr(r, attr)]
+    return [
+        r
+        for r in account.recipients.values()
+        if (sub := getattr(r, attr).get(list_id)) is not None and sub.status == status
+    ]
 
 
 def group_members(account: Account, group_id: int) -> list[Recipient]:

@@ -24,8 +24,8 @@ def _listing(list_id: int, channel: str, status: str):
     a = account()
     get_list(a, list_id)
     if status == "emailoptins" and channel == EMAIL:
-        rows = [(r, r.email_subs[list_id]) for r in rec.members(a, list_id, EMAIL, None)]
-        return paged(rows, lambda row: rec.optin_item(row[0], row[1], fmt))
+        rows = rec.members(a, list_id, EMAIL, None)  # formatted page by page: only the page's items
+        return paged(rows, lambda r: rec.optin_item(r, r.email_subs[list_id], fmt))
     if status not in STATUSES:
         raise ApiError(404, f"Unknown recipient status {status}")
     return paged(rec.members(a, list_id, channel, STATUSES[status]), lambda r: rec.item(a, r))
