@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -288,3 +289,36 @@ def test_import_and_campaign_finished_are_delivered_once(app, world, receiver):
     bodies = {json.loads(b)["type"]: json.loads(b)["data"] for _, b in receiver.requests}
     assert bodies["import_finished"]["data"]["created_count"] == 1
     assert bodies["campaign_finished"]["data"]["status"] == "sent"
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """An endpoint that answers a huge body slowly (a tarpit)."""
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", str(10_000_000))
+        self.end_headers()
+        try:
+            for _ in range(1000):
+                self.wfile.write(b"x" * 10_000)
+                time.sleep(0.01)
+        except OSError:
+            pass  # the guard stopped reading and closed the connection
+
+    def log_message(self, *a):
+        pass
+
+
+def test_response_size_cap_and_total_timeout():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        answer = netguard.post(url, b"{}", {}, allow_localhost=True, max_bytes=50_000)
+        assert answer.status == 200 and len(answer.body) == 50_000
+        # No size cap this time: only the total timeout stops the reading, well before the 10 MB end.
+        answer = netguard.post(url, b"{}", {}, allow_localhost=True, total_timeout=0.3, max_bytes=10**9)
+        assert len(answer.body) < 10_000_000
+    finally:
+        server.shutdown()
