@@ -34,7 +34,14 @@ STATUS_LABELS = {
     "complained": _l("Complained"),
 }
 CHANNEL_LABELS = {"email": _l("Email"), "sms": _l("SMS")}
-SOURCE_LABELS = {"import": _l("Import"), "form": _l("Form"), "api": _l("API"), "manual": _l("Added by hand")}
+SOURCE_LABELS = {
+    "import": _l("Import"),
+    "form": _l("Form"),
+    "api": _l("API"),
+    "manual": _l("Added by hand"),
+    "plugin": _l("Plugin or script (subscribe endpoints)"),
+    "preferences": _l("Preferences page"),
+}
 
 
 class CheckboxList(SelectMultipleField):
