@@ -157,7 +157,7 @@ def report_figures(campaign: Campaign) -> dict:
             func.coalesce(func.sum(Delivery.segments), 0),
             func.coalesce(func.sum(Delivery.credits).filter(Delivery.credit_state == "consumed"), 0),
             func.coalesce(func.sum(Delivery.credits).filter(Delivery.credit_state == "reserved"), 0),
-        ).where(Delivery.campaign_id == campaign.id, Delivery.status.in_(("sent", "claimed", "pending")))
+        ).where(Delivery.campaign_id == campaign.id, Delivery.status != "skipped")
     ).one()
     return {
         "recipients": sum(rows.values()),

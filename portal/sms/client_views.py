@@ -19,7 +19,7 @@ from ..services import DomainError, NotFound
 from ..services import lists as list_svc
 from ..services import segments as segment_svc
 from . import campaigns as svc
-from . import client_settings, credits, inbound, pricing, senders
+from . import client_settings, credits, inbound, pricing, senders, timeline
 from .forms import NewSmsForm, QuietHoursForm, SenderRequestForm, SmsCampaignForm, TestSmsForm
 from .sending import estimate, start_sms_send
 from .web import WRITERS, bp
@@ -207,6 +207,7 @@ def report(campaign_id: int):
         "sms/report.html",
         campaign=campaign,
         figures=svc.report_figures(campaign),
+        timeline=timeline.hourly(campaign),
         rows=svc.recipient_rows(campaign),
         can_write=_can_write(),
     )

@@ -80,6 +80,10 @@ def test_write_count_send_and_read_the_delivery_report(app, page, live_server, w
         expect(figures.locator('[data-figure="credits_used"]')).to_have_text("1")
         failed = page.locator('[data-testid=sms-recipient][data-number="+393471230000"]')
         expect(failed).to_contain_text("unknown subscriber")
+        # The chart over time: delivered and failed per hour, drawn by the report charts' script.
+        assert page.locator("#sms-chart-hourly").evaluate("c => !!c.chart")
+        timeline = page.locator("#sms-timeline").evaluate("n => JSON.parse(n.textContent).hourly")
+        assert (sum(timeline["opens"]), sum(timeline["clicks"])) == (1, 1)
         screenshot("report")
     finally:
         gateway.stop()
