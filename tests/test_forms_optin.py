@@ -347,6 +347,8 @@ def test_builder_rules_and_pages(app, world):
     assert admin.get("/app/forms").status_code == 200
     integrations = admin.get("/app/integrations").get_data(as_text=True)
     assert str(news["id"]) in integrations and news["guid"] in integrations
+    list_page = admin.get(f"/app/lists/{news['id']}").get_data(as_text=True)
+    assert f"<code>{news['id']}</code>" in list_page and news["guid"] in list_page
     assert "ag1.portal.test" in integrations
     assert "mailup" not in integrations.lower()
     # Other features' pages are linked when they are installed, and only then.
