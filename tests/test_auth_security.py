@@ -453,6 +453,7 @@ AREA_CALLER = {
     "suppressions": "A1.admin",
     "reports": "A1.admin",
     "campaigns": "A1.admin",
+    "batch": "A1.admin",
 }
 
 
