@@ -1,7 +1,8 @@
 """Nightly batch over FTP: a client's FTP/FTPS/SFTP sources, fetched on a schedule, imported through the
 import engine, and (FTP-ZIP packages) turned into campaigns through the campaign services.
 
-remote.py   the file server in one vocabulary (list, download with checksum, move), keys pinned
+remote.py   the file server in one vocabulary (list, download with checksum, move) and the address
+            check; ftp.py (FTP/FTPS) and sftp.py (SFTP, host key pinned) speak it; connect.py picks one
 package.py  the three shapes a file can have, and the checks they share; ftpzip.py the FTP-ZIP package;
             reader.py tells them apart
 sources.py  sources: create, change, delete, pin, schedule, start a run

@@ -33,9 +33,10 @@ from ..models.batch import (
 from ..models.jobrun import STATE_DONE, STATE_FAILED, STATE_RUNNING
 from ..services import DomainError
 from . import process
+from .connect import open_folder
 from .package import KIND_PACKAGE, PackageError
 from .reader import read_package
-from .remote import FAILED, PROCESSED, Folder, RemoteError, RemoteFile, open_folder
+from .remote import FAILED, PROCESSED, Folder, RemoteError, RemoteFile
 from .sources import JOB_TIMEOUT, allow_localhost, endpoint, get_run, next_run
 from .summary import queue_summary
 

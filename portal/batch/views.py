@@ -17,8 +17,9 @@ from ..services import DomainError, NotFound
 from ..services.campaigns import utc_to_local
 from . import bp
 from . import sources as svc
+from .connect import probe
 from .forms import PinForm, SourceForm
-from .remote import RemoteError, probe
+from .remote import RemoteError
 
 
 def _actor():
