@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +22,7 @@ from portal.extensions import db
 from portal.models import Agency, AuditEvent
 from portal.request_target import BAD_REQUEST
 from portal.services import agencies
+from portal.settings import ROOT
 from portal.tenancy import all_tenants
 
 from .support import ADMIN_HOST, HostClient, client_for, csrf_from
@@ -100,7 +106,7 @@ def live_server(app):
 
 
 def _raw(port: int, request: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(request)
         chunks = []
         while chunk := sock.recv(65536):
@@ -128,6 +134,78 @@ def test_malformed_requests_over_a_socket(app, world, live_server, request_bytes
         assert b"Agency" not in data
     else:
         assert b"Agency AG2" in data and b"Agency AG1" not in data
+
+
+# --- A2 through gunicorn, the production server (`docker run IMAGE web`) -------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_server(settings, world, tmp_path):
+    """`gunicorn wsgi:app` in its own process, on the suite's database and Redis."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SECRET_KEY": settings.secret_key,
+        "PORTAL_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "PORTAL_BASE_DOMAIN": settings.base_domain,
+        "PORTAL_INSTANCE_DIR": str(tmp_path),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(settings.smtp_port),
+        "SMTP_TLS": "none",
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-b", f"127.0.0.1:{port}", "-w", "1", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90  # the worker imports and builds the app after the bind
+        while True:
+            try:
+                status, _ = _raw(
+                    port, b"GET /healthz HTTP/1.1\r\nHost: ag1.portal.test\r\nConnection: close\r\n\r\n"
+                )
+                if status == 200:
+                    break
+            except (OSError, IndexError, ValueError):
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-2000:])
+            assert time.monotonic() < deadline, "gunicorn did not answer"
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_malformed_requests_through_gunicorn(gunicorn_server):
+    """Gunicorn refuses two Host lines itself; a missing or empty Host reaches the app, which answers
+    400; for an absolute-form target gunicorn passes Host on unchanged and the target in RAW_URI — the
+    app resolves the target's host, as a proxy routing by the target would."""
+    port = gunicorn_server
+    cases = {
+        b"GET /login HTTP/1.1\r\nHost: ag1.portal.test\r\nHost: ag2.portal.test\r\n": 400,
+        b"GET /login HTTP/1.1\r\n": 400,
+        b"GET /login HTTP/1.1\r\nHost: \r\n": 400,
+        b"GET http://ag2.portal.test/login HTTP/1.1\r\nHost: ag1.portal.test\r\n": 200,
+    }
+    for request, expected in cases.items():
+        status, data = _raw(port, request + b"Connection: close\r\n\r\n")
+        assert status == expected, (request, data[:300])
+        assert b"Agency AG1" not in data
+        if expected == 200:
+            assert b"Agency AG2" in data
 
 
 # --- A3 trusted proxies: only the configured number of hops is believed ---------------------------
