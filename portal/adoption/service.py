@@ -48,6 +48,7 @@ READ_LEASE = timedelta(minutes=2)
 APPLY_LEASE = timedelta(minutes=15)
 WAIT_AFTER_OUTAGE = timedelta(minutes=1)
 JOB_TIMEOUT = 6 * 3600
+MAX_RUNS = 60  # resumptions (killed workers, a minute's wait per outage) before the adoption gives up
 
 
 def adoptable_connection(client: Client) -> Connection | None:
@@ -166,6 +167,10 @@ def run_adoption(adoption_id: int, job_run_id: int) -> str:
     if adoption.state == ADOPTION_QUEUED:
         adoption.state = ADOPTION_READING
         progress.begin(run.total, _("Reading the recipients of your previous provider account…"))
+    runs = int((adoption.stats or {}).get("runs") or 0) + 1
+    adoption.stats = {**(adoption.stats or {}), "runs": runs}
+    if runs > MAX_RUNS:  # something other than the provider stops it every time: say so, stop trying
+        return _fail(adoption, progress, _("The import was interrupted too many times; start it again."))
     read = int((adoption.stats or {}).get("read") or 0)
 
     def after_page(n: int) -> None:

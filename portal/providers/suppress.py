@@ -57,13 +57,16 @@ def suppress_many(
     if not values:
         return []
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    # executemany of one cached statement (SQLAlchemy batches it into multi-row INSERTs with RETURNING):
+    # compiling a fresh statement with thousands of VALUES costs more than the database's work.
+    table = Suppression.__table__
     added = {
         address
         for (address,) in db.session.execute(
-            insert(Suppression)
-            .values(values)
+            insert(table)
             .on_conflict_do_nothing(index_elements=["client_id", "channel", "address"])
-            .returning(Suppression.address)
+            .returning(table.c.address),
+            values,
         ).all()
     }
     by_reason: dict[str, list[str]] = defaultdict(list)
