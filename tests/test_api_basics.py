@@ -250,3 +250,13 @@ def test_session_cookie_is_ignored_and_no_csrf_is_needed(app, world):
         headers={"Authorization": f"Bearer {key}"},
     )
     assert resp.status_code == 201 and "Set-Cookie" not in resp.headers
+
+
+def test_idempotency_keys_are_per_client(app, world):
+    a1, a2 = api_for(app, world, "A1"), api_for(app, world, "A2")
+    first = a1.post("/lists", json={"name": "A1 list"}, headers={"Idempotency-Key": "same"})
+    other = a2.post("/lists", json={"name": "A2 list"}, headers={"Idempotency-Key": "same"})
+    assert first.status_code == other.status_code == 201
+    assert other.json["name"] == "A2 list" and "Idempotent-Replayed" not in other.headers
+    replay = a1.post("/lists", json={"name": "A1 list"}, headers={"Idempotency-Key": "same"})
+    assert replay.json == first.json
