@@ -6,8 +6,9 @@ remote.py   the file server in one vocabulary (list, download with checksum, mov
 package.py  the three shapes a file can have, and the checks they share; ftpzip.py the FTP-ZIP package;
             reader.py tells them apart
 sources.py  sources: create, change, delete, pin, schedule, start a run
-process.py  one checked file → import engine → campaign services; runs.py a whole run; schedule.py the
-            periodic fan-out; summary.py the admins' email; views.py/forms.py the client-area pages
+checks.py   what a file needs from the account; process.py one checked file → import engine → campaign
+            services; runs.py a whole run; schedule.py the periodic fan-out; summary.py the admins'
+            email; views.py/forms.py the client-area pages
 """
 
 from flask import Blueprint

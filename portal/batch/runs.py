@@ -32,7 +32,7 @@ from ..models.batch import (
 )
 from ..models.jobrun import STATE_DONE, STATE_FAILED, STATE_RUNNING
 from ..services import DomainError
-from . import process
+from . import checks, process
 from .connect import open_folder
 from .package import KIND_PACKAGE, PackageError
 from .reader import read_package
@@ -155,7 +155,7 @@ def _process(local, item: RemoteFile, row: BatchFile, run, source, client, work)
     try:
         package = read_package(local, item.name, package_dir)
         row.kind, row.action = package.kind, package.action
-        target, sender = process.check(client, source, package)
+        target, sender = checks.check(client, source, package)
         imp = process.import_contacts(client, source, package, target) if package.import_path else None
         if imp is not None:
             row.import_id = imp.id
