@@ -555,3 +555,24 @@ def test_a_file_waits_for_the_next_run_while_the_accounts_import_slots_are_full(
     assert (roots / "later.csv").exists() and "late@example.com" not in _contacts(app, ids)
     with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
         assert db.session.get(BatchRun, run_id).state == "partial"
+
+
+def test_archives_follow_the_upload_rules(app, world, roots):
+    """The same ZIP rules as uploads: names leaving the archive, archives inside archives, and members whose
+    compression ratio betrays a bomb are refused, and nothing is imported."""
+    ids = _setup(app, world)
+    traversal = io.BytesIO()
+    with zipfile.ZipFile(traversal, "w") as z:
+        z.writestr("Settings.xml", _settings("save"))
+        z.writestr("../Markup.htm", "<p>escape</p>")
+    (roots / "escape.zip").write_bytes(traversal.getvalue())
+    (roots / "nested.zip").write_bytes(_zip({"inner.csv": _zip({"a.csv": "email\r\na@example.com\r\n"})}))
+    (roots / "bomb.zip").write_bytes(_zip({"big.csv": "email\r\n" + "0" * (3 * 1024 * 1024)}))
+    with FtpServer(roots) as server:
+        source_id = _source(app, ids, "ftp", server.port)
+        files = {f.name: f for f in _files(app, ids, _run(app, ids, source_id))}
+    assert all(f.status == FILE_FAILED for f in files.values()), {n: f.message for n, f in files.items()}
+    assert "leaves the archive" in files["escape.zip"].problems[0]["what"]
+    assert "archives inside archives" in " ".join(p["what"] for p in files["nested.zip"].problems)
+    assert "compression ratio" in " ".join(p["what"] for p in files["bomb.zip"].problems)
+    assert _contacts(app, ids) == {}
