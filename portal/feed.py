@@ -131,8 +131,10 @@ def _horizon() -> int | None:
     return oldest
 
 
-def _after(model, pos: Position, horizon: int | None, limit: int):
-    query = select(model)
+def _after(model, client_id: int, pos: Position, horizon: int | None, limit: int):
+    # The client is named explicitly, not left to the tenant filter: the webhook dispatcher may run with
+    # the filter opted out, and the (client_id, txid, id) index needs it anyway.
+    query = select(model).where(model.client_id == client_id)
     if horizon is None:
         query = query.where(model.id > pos.id).order_by(model.id)
     else:
@@ -143,18 +145,18 @@ def _after(model, pos: Position, horizon: int | None, limit: int):
 
 
 def read(client_id: int, cursor: Cursor, limit: int = 100) -> Page:
-    """The next `limit` items after `cursor` for the bound client (the tenant filter applies)."""
+    """The next `limit` items after `cursor` for this client (named in every query)."""
     limit = max(1, min(limit, MAX_LIMIT))
     horizon = _horizon()
-    events = _after(Event, cursor.events, horizon, limit)
-    changes = _after(SubscriptionChange, cursor.changes, horizon, limit)
+    events = _after(Event, client_id, cursor.events, horizon, limit)
+    changes = _after(SubscriptionChange, client_id, cursor.changes, horizon, limit)
     # A merge that keeps each stream in its own order (the order its cursor position follows), and
     # interleaves the two by transaction id, then time.
     merged = heapq.merge(
         [(_key(e, 0), "e", e) for e in events], [(_key(c, 1), "s", c) for c in changes], key=lambda i: i[0]
     )
     taken = list(itertools.islice(merged, limit))
-    contacts = _contacts({row.contact_id for _, _, row in taken if row.contact_id})
+    contacts = _contacts(client_id, {row.contact_id for _, _, row in taken if row.contact_id})
     items = [
         _event_item(row, contacts) if kind == "e" else _change_item(row, contacts) for _, kind, row in taken
     ]
@@ -179,10 +181,11 @@ def _timestamp(when: datetime | None) -> float:
     return when.timestamp() if when else 0.0
 
 
-def _contacts(ids: set[int]) -> dict[int, Contact]:
+def _contacts(client_id: int, ids: set[int]) -> dict[int, Contact]:
     if not ids:
         return {}
-    return {c.id: c for c in db.session.scalars(select(Contact).where(Contact.id.in_(sorted(ids))))}
+    query = select(Contact).where(Contact.client_id == client_id, Contact.id.in_(sorted(ids)))
+    return {c.id: c for c in db.session.scalars(query)}
 
 
 def _contact(contacts: dict[int, Contact], contact_id: int | None) -> dict | None:
@@ -232,12 +235,12 @@ def _change_item(c: SubscriptionChange, contacts: dict[int, Contact]) -> dict:
     }
 
 
-def end_cursor() -> Cursor:
+def end_cursor(client_id: int) -> Cursor:
     """A cursor past everything final now (a new webhook endpoint starts here, not at the beginning)."""
     horizon = _horizon()
     positions = []
     for model in (Event, SubscriptionChange):
-        query = select(model.txid, model.id)
+        query = select(model.txid, model.id).where(model.client_id == client_id)
         if horizon is None:
             query = query.order_by(model.id.desc())
         else:

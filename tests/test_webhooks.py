@@ -97,7 +97,7 @@ def _event(app, world, pid: str, kind: str = "open"):
 
 def _round(app, world, now=None) -> list[str]:
     with app.app_context(), _tenant(world):
-        dispatch.dispatch_client()
+        dispatch.dispatch_client(world.client_ids["A1"])
         db.session.commit()
         outcomes = [dispatch.deliver(i, now) for i in dispatch.due_deliveries(now)]
         db.session.commit()
@@ -322,3 +322,35 @@ def test_response_size_cap_and_total_timeout():
         assert len(answer.body) < 10_000_000
     finally:
         server.shutdown()
+
+
+def test_the_periodic_job_and_the_worker_deliver_each_clients_events_to_its_own_endpoint(
+    app, world, receiver
+):
+    """The real path: the periodic round (tenant filter opted out) and delivery jobs on a burst worker."""
+    from portal.jobs.runner import execute
+
+    from .support import run_jobs
+
+    _hook(app, world, receiver.url)
+    other = Receiver()
+    try:
+        with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A2"]):
+            client = db.session.get(Client, world.client_ids["A2"])
+            endpoints.create_webhook(actor=None, client=client, url=other.url, events=["open"])
+            db.session.commit()
+        _event(app, world, "a1-only")
+        with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A2"]):
+            db.session.add(Event(kind="open", channel="email", source="portal", provider_event_id="a2-only"))
+            db.session.commit()
+        result = execute("webhooks.round", None, None, {})
+        assert result == {"deliveries_made": 2, "attempts_queued": 2}
+        run_jobs(app)
+        mine = [json.loads(b)["data"]["id"] for _, b in receiver.requests]
+        theirs = [json.loads(b)["data"]["id"] for _, b in other.requests]
+        assert len(mine) == len(theirs) == 1 and mine != theirs
+        with app.app_context(), bind_tenant(world.agency_ids["AG1"], world.client_ids["A1"]):
+            a1_event = db.session.scalar(select(Event.id).where(Event.provider_event_id == "a1-only"))
+        assert mine == [f"evt_{a1_event}"]
+    finally:
+        other.close()

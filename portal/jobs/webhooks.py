@@ -27,7 +27,7 @@ def run_round() -> dict:
     made = queued = 0
     for agency_id, client_id in clients:
         with bind_tenant(agency_id, client_id):
-            made += dispatch_client()
+            made += dispatch_client(client_id)
             db.session.commit()
     with all_tenants():
         for delivery_id in due_deliveries():

@@ -77,7 +77,7 @@ def create_webhook(
     )
     db.session.add(hook)
     db.session.flush()
-    hook.feed_cursor = feed.end_cursor().encode()  # events from now on, not the whole history
+    hook.feed_cursor = feed.end_cursor(client.id).encode()  # events from now on, not the whole history
     record("webhook.created", actor=actor, agency_id=client.agency_id, client_id=client.id, target=hook.url)
     return hook, secret
 
