@@ -254,3 +254,18 @@ def test_a_provider_side_send_whose_credentials_cannot_be_read_pauses_once(app, 
             select(AuditEvent).where(AuditEvent.action == "security.secret_unreadable")
         ).all()
         assert len(events) == 1 and events[0].agency_id is None
+
+
+def test_sessions_signed_with_the_previous_secret_key_stay_signed_in(app, settings, world):
+    a1 = client_for(app, world, "A1.admin")
+    name = app.config["SESSION_COOKIE_NAME"]
+    cookie = a1.http.get_cookie(name, domain=a1.host).value
+    new_key = "a-brand-new-secret-key-0123456789"
+    rotated = create_app(
+        dataclasses.replace(settings, secret_key=new_key, old_secret_keys=(settings.secret_key,))
+    )
+    forgotten = create_app(dataclasses.replace(settings, secret_key=new_key))
+    for other, expected in ((rotated, 200), (forgotten, 302)):
+        c = HostClient(other, a1.host)
+        c.http.set_cookie(name, cookie, domain=a1.host)
+        assert c.get("/app/").status_code == expected
