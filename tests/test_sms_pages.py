@@ -114,3 +114,46 @@ def test_counter_endpoint_prices_and_keywords(app, world):
     ).get_json()
     assert answer["encoding"] == "GSM-7" and answer["segments"] == 3
     assert answer["credits"] == 6  # the client's default region is IT: 2 credits per segment
+
+
+def test_test_send_goes_to_one_number_through_the_gateway(app, world):
+    from portal.models import Campaign
+
+    from .sms_support import setup_client, start_gateway
+
+    url, gateway = start_gateway()
+    try:
+        s = setup_client(app, world, "A1", url, ["+393471234567"])
+        with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+            sender = db.session.scalar(select(SmsSenderId.id))
+            campaign = Campaign(
+                agency_id=s.agency_id,
+                client_id=s.client_id,
+                channel="sms",
+                name="Promo",
+                text="Ciao {{ first_name }}!",
+                audience={"lists": [s.list_id]},
+                sms_sender_id=sender,
+            )
+            db.session.add(campaign)
+            db.session.commit()
+            cid = campaign.id
+        admin = client_for(app, world, "A1.admin")
+        bad = admin.post(
+            f"/app/sms/{cid}/test", {"test-number": "12"}, csrf_path=f"/app/sms/{cid}", follow_redirects=True
+        )
+        assert "Phone number: not a valid phone number for its country." in bad.get_data(as_text=True)
+        assert gateway.state.messages == []
+        ok = admin.post(
+            f"/app/sms/{cid}/test",
+            {"test-number": "347 765 4321"},
+            csrf_path=f"/app/sms/{cid}",
+            follow_redirects=True,
+        )
+        assert "A test SMS went to +393477654321." in ok.get_data(as_text=True)
+        [message] = gateway.state.messages
+        assert (message.to, message.text, message.sender) == ("+393477654321", "Ciao !", "ShopNews")
+        with app.app_context(), bind_tenant(s.agency_id):
+            assert credits.balance(s.agency_id, s.client_id) == credits.Balance(10, 0)  # a test costs nothing
+    finally:
+        gateway.stop()
