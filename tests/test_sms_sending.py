@@ -6,9 +6,11 @@ number for that client only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import Campaign, Client, Contact, Delivery, SmsReply, Suppression
@@ -16,6 +18,7 @@ from portal.services import DomainError
 from portal.sms import credits
 from portal.sms.campaigns import create_sms_campaign, save_sms_campaign
 from portal.sms.sending import estimate, start_sms_send
+from portal.sms.settle import settle_stale
 from portal.tenancy import bind_tenant
 
 from .sms_support import LivePortal, setup_client, start_gateway
@@ -165,3 +168,22 @@ def test_report_hook_needs_the_connection_token(app, world, gateway, live):
         timeout=10,
     )
     assert r.status_code == 404
+
+
+def test_reports_that_never_come_are_paid_as_sent_after_three_days(app, world, gateway):
+    s = setup_client(app, world, "A1", gateway.url, [OK1, OK2])
+    cid = _campaign(app, s, "Hello")
+    _start(app, s, cid)
+    run_jobs(app)  # sent, but the emulator posts no report
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+        assert credits.balance(s.agency_id, s.client_id) == credits.Balance(8, 2)
+        assert settle_stale() == 0  # too early
+        old = datetime.now(UTC) - timedelta(hours=73)
+        db.session.execute(update(Delivery).where(Delivery.address == OK1).values(sent_at=old))
+        db.session.commit()
+    with app.app_context():
+        assert settle_stale() == 1
+        assert settle_stale() == 0  # once
+    with app.app_context(), bind_tenant(s.agency_id):
+        assert credits.balance(s.agency_id, s.client_id) == credits.Balance(8, 1)
+        assert credits.balance(s.agency_id, s.client_id) == credits.ledger_balances(s.agency_id, s.client_id)

@@ -73,5 +73,5 @@ def execute(name: str, agency_id: int | None, client_id: int | None, kwargs: dic
 
 def _load_job_modules() -> None:
     # Importing registers the jobs; kept here so the worker needs no list of its own.
-    from . import adoption, batch, contact_exports, exports, imports, mail, providers, sending, webhooks  # noqa: F401
     from ..forms import jobs as forms_jobs  # noqa: F401
+    from . import adoption, batch, contact_exports, exports, imports, mail, providers, sending, sms, webhooks  # noqa: F401

@@ -21,6 +21,7 @@ PERIODIC = (  # (job name, queue, seconds)
     ("adoption.sweep", QUEUE_DEFAULT, 60),  # adoptions whose worker died resume at their cursor
     ("forms.expire_pending", QUEUE_DEFAULT, 3600),  # unconfirmed double opt-in requests
     ("batch.due", QUEUE_DEFAULT, 60),  # queues the runs of batch sources whose time has come
+    ("sms.settle_stale", QUEUE_DEFAULT, 3600),  # SMS whose delivery report never came are paid as sent
 )
 
 

@@ -5,12 +5,15 @@ twice (portal/sms/credits.py keeps the balances)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select, text
 
 from ..extensions import db
-from ..models import Campaign, Connection
+from ..models import Campaign, Connection, Delivery
 from ..models.connection import KIND_SMS
 from ..sending.backend import gateway_config
+from ..tenancy import all_tenants, bind_tenant
 from . import credits
 
 # Rows that will never be delivered give their credits back.
@@ -84,3 +87,49 @@ def after_batches(campaign_id: int) -> None:
         consume_sent=consume_sent,
     )
     db.session.commit()
+
+
+STALE_AFTER = timedelta(hours=72)
+
+
+def settle_stale(now: datetime | None = None) -> int:
+    """Messages accepted by the gateway whose delivery report never came: after STALE_AFTER they are paid
+    as sent (the gateway took them). Runs across tenants (platform maintenance), one campaign at a time
+    with its tenant bound; returns the credits consumed."""
+    cutoff = (now or datetime.now(UTC)) - STALE_AFTER
+    with all_tenants():
+        stale = db.session.execute(
+            select(Delivery.agency_id, Delivery.client_id, Delivery.campaign_id)
+            .where(
+                Delivery.channel == "sms",
+                Delivery.status == "sent",
+                Delivery.credit_state == "reserved",
+                Delivery.sent_at < cutoff,
+            )
+            .distinct()
+        ).all()
+    total = 0
+    for agency_id, client_id, campaign_id in stale:
+        with bind_tenant(agency_id, client_id):
+            consumed = sum(
+                r[0]
+                for r in db.session.execute(
+                    _CONSUME_STALE, {"c": campaign_id, "cl": client_id, "cutoff": cutoff}
+                )
+            )
+            credits.settle(
+                agency_id=agency_id,
+                client_id=client_id,
+                campaign_id=campaign_id,
+                consumed=consumed,
+                released=0,
+            )
+            db.session.commit()
+            total += consumed
+    return total
+
+
+_CONSUME_STALE = text(
+    "UPDATE delivery SET credit_state = 'consumed' WHERE campaign_id = :c AND client_id = :cl "
+    "AND credit_state = 'reserved' AND status = 'sent' AND sent_at < :cutoff RETURNING credits"
+)
