@@ -235,8 +235,11 @@ class SftpServer:
             transport.set_subsystem_handler("sftp", paramiko.SFTPServer, sftp_si=self._interface)
             server = _Server()
             server_transport[id(server)] = transport
-            transport.start_server(server=server)
             self.transports.append(transport)
+            try:
+                transport.start_server(server=server)
+            except (EOFError, OSError, paramiko.SSHException):
+                continue  # the client hung up during the handshake (a key check that refused the server)
 
     def __enter__(self) -> SftpServer:
         self.thread.start()

@@ -383,15 +383,17 @@ def test_ftps_with_a_pinned_self_signed_certificate(app, world, roots, tmp_path)
     cert, digest = self_signed_cert(tmp_path)
     with FtpServer(roots, tls_cert=cert) as server:
         source_id = _source(app, ids, "ftps", server.port)
-        # Not pinned: normal verification refuses a self-signed certificate, and the test shows why.
-        http = client_for(app, world, "A1.admin")
-        probe = http.post(f"/app/batch/{source_id}/test", csrf_path=f"/app/batch/{source_id}").get_data(
-            as_text=True
-        )
-        assert "TLS handshake" in probe
+        # Not pinned: a run refuses the self-signed certificate (normal verification) …
+        failed = _run(app, ids, source_id)
         with app.app_context(), bind_tenant(ids["ag"], ids["cid"]):
-            db.session.get(BatchSource, source_id).server_key = digest
-            db.session.commit()
+            assert "TLS handshake" in db.session.get(BatchRun, failed).message
+        # … and the connection test shows its digest, without signing in, for the admin to pin.
+        http = client_for(app, world, "A1.admin")
+        probe = http.post(f"/app/batch/{source_id}/test", csrf_path=f"/app/batch/{source_id}")
+        probe = probe.get_data(as_text=True)
+        assert "cannot be verified" in probe and digest in probe and "Connected and signed in" not in probe
+        pin = http.post(f"/app/batch/{source_id}/pin", {"key": digest}, csrf_path=f"/app/batch/{source_id}")
+        assert pin.status_code == 302
         [row] = _files(app, ids, _run(app, ids, source_id))
     assert row.status == FILE_DONE and "zoe@example.com" in _contacts(app, ids)
 

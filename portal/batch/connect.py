@@ -18,11 +18,11 @@ def open_folder(endpoint: Endpoint, allow_localhost: bool) -> Folder:
 
 
 def probe(endpoint: Endpoint, allow_localhost: bool) -> Probe:
-    """Connect, log in, list: what "test connection" shows. For SFTP without a pinned key it stops after
-    the key exchange and returns the key, which the client then confirms (nothing is sent before)."""
+    """Connect, log in, list: what "test connection" shows. Without a pinned key (SFTP), or with a
+    certificate no authority signed (FTPS), it stops after the handshake and returns what the server
+    presented, for the client to confirm; nothing, not even the password, is sent before that."""
     folder = open_folder(endpoint, allow_localhost)
-    if isinstance(folder, SftpFolder):
-        folder.probe_only = True
+    folder.probe_only = True
     with folder:
-        files = folder.list_files() if not isinstance(folder, SftpFolder) or folder.sftp else []
-        return Probe(files, folder.server_key, folder.key_fingerprint)
+        files = folder.list_files() if folder.signed_in else []
+        return Probe(files, folder.server_key, folder.key_fingerprint, folder.signed_in, folder.note)

@@ -55,22 +55,29 @@ class FtpFolder(Folder):
     def __init__(self, endpoint: Endpoint, address: str):
         self.endpoint, self.address = endpoint, address
         self.ftp: ftplib.FTP | None = None
+        self.probe_only = False  # "test connection": an unverifiable certificate is shown, not an error
+        self.note = ""
 
     def connect(self) -> None:
         e = self.endpoint
         try:
             if e.protocol == PROTOCOL_FTPS:
-                ftp = _PinnedFtpTls(e.host, e.server_key)
+                self.ftp = ftp = _PinnedFtpTls(e.host, e.server_key)
                 ftp.connect(self.address, e.port, timeout=CONNECT_TIMEOUT)
-                ftp.auth()
+                try:
+                    ftp.auth()
+                except ssl.SSLCertVerificationError as exc:
+                    if not self.probe_only or e.server_key:
+                        raise
+                    self._read_certificate(exc)
+                    return
                 self.server_key = self.key_fingerprint = ftp.presented
                 ftp.login(e.username, e.password, secure=False)
                 ftp.prot_p()  # the files travel encrypted too, not only the password
             else:
-                ftp = ftplib.FTP(timeout=IO_TIMEOUT)
+                self.ftp = ftp = ftplib.FTP(timeout=IO_TIMEOUT)
                 ftp.connect(self.address, e.port, timeout=CONNECT_TIMEOUT)
                 ftp.login(e.username, e.password)
-            self.ftp = ftp
             ftp.cwd(e.remote_dir or "/")
         except ftplib.error_perm as exc:
             self.close()
@@ -81,6 +88,26 @@ class FtpFolder(Folder):
         except (OSError, EOFError, ftplib.Error) as exc:
             self.close()
             raise RemoteError(f"Cannot connect to {e.host}:{e.port} ({why(exc)}).") from exc
+
+    def _read_certificate(self, failure: ssl.SSLCertVerificationError) -> None:
+        """A certificate no known authority signed (self-signed): read its digest over a handshake that
+        checks nothing, send nothing else (no password), and let the client decide whether to pin it."""
+        self.close()
+        e = self.endpoint
+        reader = _PinnedFtpTls(e.host, "sha256:unknown")
+        try:
+            reader.connect(self.address, e.port, timeout=CONNECT_TIMEOUT)
+            reader.auth()
+        except RemoteError:
+            pass  # the digest did not match "unknown", as intended: it is in reader.presented
+        finally:
+            reader.close()
+        self.server_key = self.key_fingerprint = reader.presented
+        self.note = f"The certificate cannot be verified ({failure.verify_message or failure.reason})."
+
+    @property
+    def signed_in(self) -> bool:
+        return self.ftp is not None
 
     def close(self) -> None:
         if self.ftp is not None:

@@ -50,11 +50,13 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class Probe:
-    """What "test connection" found: the files waiting, and what the server presented."""
+    """What "test connection" found: the files waiting (once signed in), and what the server presented."""
 
     files: list[RemoteFile]
     server_key: str
     key_fingerprint: str
+    signed_in: bool = True
+    note: str = ""
 
 
 def wanted(name: str) -> bool:
@@ -87,6 +89,12 @@ class Folder:
 
     server_key = ""
     key_fingerprint = ""
+    probe_only = False
+    note = ""
+
+    @property
+    def signed_in(self) -> bool:
+        raise NotImplementedError
 
     def __enter__(self) -> Folder:
         self.connect()

@@ -85,6 +85,10 @@ class SftpFolder(Folder):
                 f"The folder {e.remote_dir} does not exist on the server, or this user may not open it."
             ) from exc
 
+    @property
+    def signed_in(self) -> bool:
+        return self.sftp is not None
+
     def close(self) -> None:
         if self.sftp is not None:
             self.sftp.close()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..guards import roles_required
 from ..models import BatchFile, Campaign, JobRun, MailingList
-from ..models.batch import RUN_FINAL
+from ..models.batch import PROTOCOL_SFTP, RUN_FINAL
 from ..models.user import ROLE_CLIENT_ADMIN
 from ..services import DomainError, NotFound
 from ..services.campaigns import utc_to_local
@@ -163,7 +163,12 @@ def test_source(source_id: int):
         result = probe(svc.endpoint(source), svc.allow_localhost())
     except RemoteError as exc:
         error = str(exc)
-    key_to_pin = result.server_key if result and result.server_key != source.server_key else ""
+    # SFTP: a key not pinned yet. FTPS: only a certificate no authority vouches for (a CA-signed one is
+    # verified by name, and pinning it would break at its next renewal).
+    key_to_pin = ""
+    if result and result.server_key and result.server_key != source.server_key:
+        if source.protocol == PROTOCOL_SFTP or not result.signed_in:
+            key_to_pin = result.server_key
     return render_template(
         "batch/detail.html",
         source=source,
