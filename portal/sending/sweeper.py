@@ -31,6 +31,7 @@ from ..models.campaign import (
 )
 from ..providers.send import lease_held
 from ..services import DomainError
+from ..sms.scheduling import start_due_sms
 from ..tenancy import all_tenants, bind_tenant
 from .backend import refusal
 from .batches import MAX_ATTEMPTS, finish_if_done
@@ -167,6 +168,8 @@ def _start_due(campaign_id: int, client_id: int) -> str:
         campaign.message = "Not started at its scheduled time: the account was suspended. Resume it to send."
         db.session.commit()
         return "paused"
+    if campaign.channel == "sms":  # its credits were reserved when it was scheduled (sms/scheduling.py)
+        return start_due_sms(campaign, client)
     try:
         start_send(actor=None, client=client, campaign=campaign)
         db.session.commit()

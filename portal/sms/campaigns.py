@@ -20,6 +20,7 @@ from ..services import DomainError, NotFound
 from ..services.audit import record
 from ..services.connections import resolve_connection
 from ..services.i18n_safe import _
+from .scheduling import give_back_schedule
 from .segments import count
 from .settle import after_batches
 
@@ -134,7 +135,10 @@ def test_send(*, actor: User | None, client: Client, campaign: Campaign, raw_num
 def cancel_sms(*, actor: User, campaign: Campaign) -> None:
     """Cancel, then give back the credits of every message that will not go (committed here: the
     settlement is its own step, like a worker's)."""
+    started = campaign.started_at is not None
     control.cancel(actor=actor, campaign=campaign)
+    if not started:  # a scheduled campaign holds its reservation in the ledger only
+        give_back_schedule(campaign)
     db.session.flush()
     after_batches(campaign.id)
 

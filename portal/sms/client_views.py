@@ -18,9 +18,17 @@ from ..models.user import ROLE_CLIENT_ADMIN
 from ..services import DomainError, NotFound
 from ..services import lists as list_svc
 from ..services import segments as segment_svc
+from ..services.campaigns import utc_to_local
 from . import campaigns as svc
-from . import client_settings, credits, inbound, pricing, senders, timeline
-from .forms import NewSmsForm, QuietHoursForm, SenderRequestForm, SmsCampaignForm, TestSmsForm
+from . import client_settings, credits, inbound, pricing, scheduling, senders, timeline
+from .forms import (
+    NewSmsForm,
+    QuietHoursForm,
+    ScheduleSmsForm,
+    SenderRequestForm,
+    SmsCampaignForm,
+    TestSmsForm,
+)
 from .sending import estimate, start_sms_send
 from .web import WRITERS, bp
 
@@ -143,6 +151,8 @@ def edit(campaign_id: int):
         campaign=campaign,
         form=form,
         test_form=TestSmsForm(prefix="test"),
+        schedule_form=ScheduleSmsForm(prefix="schedule"),
+        scheduled_local=utc_to_local(g.client, campaign.scheduled_at),
         editable=editable,
         estimate=estimate(g.client, campaign),
         counted=svc.count_with_cost(campaign.text or "", _default_price()),
@@ -181,6 +191,48 @@ def send(campaign_id: int):
     db.session.commit()
     flash(_("Sending to %(n)s recipients.", n=f"{recipients:,}"), "success")
     return redirect(url_for("sms.report", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/schedule", methods=["POST"])
+@roles_required(*WRITERS)
+def schedule(campaign_id: int):
+    campaign = _campaign_or_404(campaign_id)
+    form = ScheduleSmsForm(prefix="schedule")
+    if not form.validate_on_submit() or form.when.data is None:
+        flash(_("Choose a date and time."), "error")
+        return redirect(url_for("sms.edit", campaign_id=campaign.id))
+    try:
+        scheduling.schedule_sms(actor=_actor(), client=g.client, campaign=campaign, local=form.when.data)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(
+            _(
+                "%(name)s will be sent on %(when)s (%(zone)s); its credits are reserved.",
+                name=campaign.name,
+                when=form.when.data.strftime("%Y-%m-%d %H:%M"),
+                zone=g.client.timezone,
+            ),
+            "success",
+        )
+    return redirect(url_for("sms.edit", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/unschedule", methods=["POST"])
+@roles_required(*WRITERS)
+def unschedule(campaign_id: int):
+    campaign = _campaign_or_404(campaign_id)
+    try:
+        scheduling.unschedule_sms(actor=_actor(), campaign=campaign)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("The campaign is a draft again; its credits are available again."), "success")
+    return redirect(url_for("sms.edit", campaign_id=campaign.id))
 
 
 @bp.route("/<int:campaign_id>/cancel", methods=["POST"])

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -53,3 +60,7 @@ class KeywordsForm(FlaskForm):
 class QuietHoursForm(FlaskForm):
     start = StringField(_l("No SMS from"), validators=[Optional(), Length(max=5)])
     end = StringField(_l("until"), validators=[Optional(), Length(max=5)])
+
+
+class ScheduleSmsForm(FlaskForm):
+    when = DateTimeLocalField(_l("Send on"), format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])

@@ -149,7 +149,7 @@ def start_sms_send(*, actor: User | None, client: Client, campaign: Campaign) ->
     return recipients
 
 
-def estimate(client: Client, campaign: Campaign, sample: int = 2000) -> Estimate:
+def estimate(client: Client, campaign: Campaign, sample: int | None = 2000) -> Estimate:
     """The preview's figures without changing anything. Merge fields make texts differ per recipient, so
     the segment range is taken over (up to `sample`) real recipients and the total scaled from them; the
     reservation at start counts every recipient exactly."""
@@ -158,13 +158,19 @@ def estimate(client: Client, campaign: Campaign, sample: int = 2000) -> Estimate
     available = credits.balance(client.agency_id, client.id).available
     if not recipients or not (campaign.text or "").strip():
         return Estimate(recipients, 0, 0, 0, 0, available)
-    rows = db.session.execute(
-        select(Contact.id, Contact.id, Contact.phone)
-        .where(audience_condition(client, audience, CHANNEL_SMS))
-        .order_by(Contact.id)
-        .limit(sample)
-    ).all()
-    priced = _price_rows(client, campaign, rows)
+    priced, last = [], 0
+    while sample is None or len(priced) < sample:  # None: every recipient (a scheduled send's reservation)
+        limit = CHUNK if sample is None else min(CHUNK, sample - len(priced))
+        rows = db.session.execute(
+            select(Contact.id, Contact.id, Contact.phone)
+            .where(audience_condition(client, audience, CHANNEL_SMS), Contact.id > last)
+            .order_by(Contact.id)
+            .limit(limit)
+        ).all()
+        if not rows:
+            break
+        priced += _price_rows(client, campaign, rows)
+        last = rows[-1][0]
     segs = [p["s"] for p in priced]
     scale = recipients / len(priced) if priced else 0
     return Estimate(
