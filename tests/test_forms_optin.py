@@ -224,12 +224,15 @@ def test_the_hosted_page_may_send_visitors_to_the_clients_page(app, world):
 
 
 def test_bad_input_is_named(app, world):
-    _news, first, form = _setup(app, world)
+    news, first, form = _setup(app, world)
     http = HostClient(app, world.hosts["AG1"])
     resp = _submit(http, form["key"], email="not-an-address", **{first["key"]: "X"})
     assert resp.status_code == 400
     resp = _submit(http, form["key"], email="fo@example.com")
     assert resp.status_code == 400 and "First name is required" in resp.get_data(as_text=True)
+    both = make_form(app, world, "A1", name="Both", list_ids=[news["id"]], channels=["email", "sms"])
+    phone_only = _submit(http, both["key"], phone="+393331234000")  # double opt-in needs an address
+    assert phone_only.status_code == 400 and "Enter your email address" in phone_only.get_data(as_text=True)
     assert contact_row(app, world, "A1", "fo@example.com") is None
 
 

@@ -116,7 +116,10 @@ def _sign_up_from_request(form: SubscribeForm, client: Client) -> tuple[optin.Si
     errors: dict[str, str] = {}
     email = (request.form.get("email") or "").strip() if CHANNEL_EMAIL in form.channels else ""
     phone = (request.form.get("phone") or "").strip() if CHANNEL_SMS in form.channels else ""
-    if not email and not phone:
+    if form.double_opt_in and not email:
+        # The confirmation goes by email: without an address a mobile number would be subscribed unconfirmed.
+        errors["email"] = _("Enter your email address.")
+    elif not email and not phone:
         key = "email" if CHANNEL_EMAIL in form.channels else "phone"
         errors[key] = _("Enter your email address.") if key == "email" else _("Enter your mobile number.")
     values = {}
