@@ -7,8 +7,8 @@ import re
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..sms import credits
 from ..models import CLIENT_ACTIVE, CLIENT_SUSPENDED, Agency, Client, User
+from ..sms import credits
 from . import DomainError, NotFound
 from .audit import record
 from .i18n_safe import _
