@@ -5,12 +5,14 @@ counted or imported twice. Rows are written set-based: one INSERT … ON CONFLIC
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..backends.mailup.api import CONSOLE
+from ..backends.mailup.paging import Page
 from ..extensions import db
 from ..models import Adoption, AdoptionMember, AdoptionRecord
 from .remote import COLUMNS, Step, optin_row, recipient_row, steps_for
@@ -41,12 +43,35 @@ def read_all(adoption: Adoption, api, region: str, after_page: Callable[[int], N
     for index in range(first, len(steps)):
         step = steps[index]
         start = int(cursor.get("page", 0)) if index == first else 0
-        for page in api.pages(CONSOLE, step.path, page_size=page_size, start=start):
+        for page in pages_ahead(api, step.path, page_size, start):
             store_page(adoption, step, page.items, region)
             adoption.cursor = {"step": index, "page": page.number + 1}
             after_page(len(page.items))
         adoption.cursor = {"step": index + 1, "page": 0}
         after_page(0)
+
+
+def pages_ahead(api, path: str, page_size: int, start: int) -> Iterator[Page]:
+    """The collection's pages from `start`, each next one already being fetched while the caller stores
+    the one before: the provider builds a page while the portal writes the last, within the same rate
+    limit (one request in flight, all of them from the fetching thread, which is the only user of `api`).
+    Stops as paging.walk does: at an empty page, or once TotalElementsCount items were read."""
+
+    def fetch(number: int) -> Page:
+        return next(iter(api.pages(CONSOLE, path, page_size=page_size, start=number)), Page(number, [], 0, 0))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="adoption-fetch") as pool:
+        ahead = pool.submit(fetch, start)
+        while True:
+            page = ahead.result()
+            if not page.items:
+                return
+            last = page.total is not None and page.end >= page.total
+            if not last:
+                ahead = pool.submit(fetch, page.number + 1)
+            yield page
+            if last:
+                return
 
 
 def store_page(adoption: Adoption, step: Step, items: list, region: str) -> None:
