@@ -108,8 +108,8 @@ def _register_lifecycle(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .adoption import views as _adoption_views  # noqa: F401 (its routes join the agency and admin blueprints)
     from .admin import bp as admin_bp
+    from .adoption import views as _adoption_views  # noqa: F401 (its routes join the agency and admin blueprints)
     from .agency import bp as agency_bp
     from .audience import bp as audience_bp
     from .auth import bp as auth_bp

@@ -48,7 +48,9 @@ def seed_demo_command() -> None:
     from .providers.demo import emulator_url
 
     if emulator_url():  # the MailUp demo client exists only when the emulator ran (make dev)
-        click.echo(f"  {'client admin':13} {MAILUP_CLIENT_ADMIN[0]} / {MAILUP_CLIENT_ADMIN[1]}  (MailUp demo)")
+        click.echo(
+            f"  {'client admin':13} {MAILUP_CLIENT_ADMIN[0]} / {MAILUP_CLIENT_ADMIN[1]}  (MailUp demo)"
+        )
 
 
 @click.command("worker")
