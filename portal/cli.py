@@ -63,17 +63,17 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
 
     from .embedded.redis_server import ensure_redis
     from .jobs import QUEUES
-    from .jobs.queueing import redis_connection
+    from .jobs.queueing import redis_connection, worker_connection
     from .jobs.runner import set_app
 
     ensure_redis(current_app.config["PORTAL_SETTINGS"])
     set_app(current_app._get_current_object())  # one app per worker process, reused by every job
-    connection = redis_connection()
     if not burst:
         from .jobs.ticker import start_ticker
 
-        start_ticker(connection)  # periodic maintenance (sweeper) with ids derived from the time window
-    worker = Worker(list(queues or QUEUES), connection=connection)
+        # periodic maintenance (sweeper) with ids derived from the time window
+        start_ticker(redis_connection())
+    worker = Worker(list(queues or QUEUES), connection=worker_connection())
     worker.work(burst=burst, with_scheduler=True)
 
 

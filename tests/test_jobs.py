@@ -131,3 +131,21 @@ def test_the_worker_listens_on_every_queue():
 
     declared = {v for k, v in vars(jobs).items() if k.startswith("QUEUE_")}
     assert declared == set(QUEUES)
+
+
+def test_the_worker_connection_waits_out_the_blocking_dequeue(app):
+    """redis-py 8 reads for at most 5 s by default: a pooled connection made before the Worker exists (the
+    ticker's first SET is one) must still outlast RQ's BLPOP, or an idle worker logs "could not connect
+    to Redis instance: Timeout reading from socket" again and again."""
+    from portal.jobs.queueing import worker_connection
+
+    with app.app_context():
+        connection = worker_connection()
+        connection.ping()  # made before the worker, back in the pool for its first BLPOP
+        worker = Worker(list(QUEUES), connection=connection)
+        pooled = connection.connection_pool.get_connection()
+        try:
+            assert pooled.socket_timeout is None or pooled.socket_timeout > worker.dequeue_timeout
+        finally:
+            connection.connection_pool.release(pooled)
+            connection.close()

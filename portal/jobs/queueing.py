@@ -29,11 +29,23 @@ def redis_connection() -> Redis:
     app = current_app
     conn = app.extensions.get("portal_redis")
     if conn is None:
-        # A connect timeout (no read timeout: workers block on queues through their own connections) so
-        # a vanished Redis answers "unavailable" in seconds instead of holding the request.
+        # A connect timeout so a vanished Redis answers "unavailable" in seconds instead of holding the
+        # request; reads keep redis-py's default. Workers block on queues through worker_connection().
         conn = Redis.from_url(app.config["PORTAL_SETTINGS"].redis_url, socket_connect_timeout=3)
         app.extensions["portal_redis"] = conn
     return conn
+
+
+def worker_connection() -> Redis:
+    """A connection of its own for an RQ worker, whose reads wait as long as its blocking dequeue.
+
+    RQ raises the pool's read timeout above the BLPOP it blocks in (up to worker_ttl - 15 s), but only
+    for connections made after the Worker is built; since redis-py 8 reads give up after 5 s by default,
+    so a pooled connection made earlier (the ticker's first SET) made an idle worker log "could not
+    connect to Redis instance: Timeout reading from socket" over and over. No read timeout here, then:
+    RQ sets its own, and every connection of the pool has it."""
+    url = current_app.config["PORTAL_SETTINGS"].redis_url
+    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=None)
 
 
 def enqueue_after_commit(session: Session, job: PendingJob) -> None:
