@@ -40,6 +40,7 @@ def test_the_seed_sends_a_demo_campaign_with_events_once(app):
         campaign = db.session.scalars(select(Campaign).where(Campaign.name == DEMO_SENT_CAMPAIGN)).one()
         assert campaign.status == CAMPAIGN_SENT and campaign.started_at and campaign.finished_at
         assert len(campaign.links) >= 2
+        assert len(set(campaign.links)) == len(campaign.links)  # Reports tells its links apart
         statuses = db.session.scalars(
             select(Delivery.status).where(Delivery.campaign_id == campaign.id)
         ).all()
