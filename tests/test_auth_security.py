@@ -454,6 +454,12 @@ AREA_CALLER = {
     "reports": "A1.admin",
     "campaigns": "A1.admin",
     "batch": "A1.admin",
+    "forms": "A1.admin",
+    "sms": "A1.admin",
+    "integrations": "A1.admin",
+    "webhooks": "A1.admin",
+    "smsagency": "AG1.owner",
+    "smsadmin": "admin",
 }
 
 
