@@ -26,6 +26,7 @@ from ..providers.send import queue_provider_send
 from ..services import DomainError
 from ..services.audit import record
 from ..services.connections import resolve_connection
+from ..services.i18n_safe import _
 from ..tenancy import all_tenants
 from ..usage import emails_used_this_month  # the quota figure, the same the dashboard shows
 from .audience import materialise
@@ -88,21 +89,18 @@ def agency_active(client: Client) -> bool:
     return agency is not None and agency.is_active
 
 
-def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
-    """draft/scheduled → sending exactly once, audience materialised, jobs queued after commit.
+def move_to_sending(client: Client, campaign: Campaign) -> Connection | None:
+    """draft/scheduled → sending exactly once, on every channel, with the connection the send will use.
 
-    The conditional UPDATE is the lock: of two concurrent requests only one sees a row change."""
-    if not client.is_active or not agency_active(client):
-        raise DomainError("This account is suspended; sending is not possible.")
-    ready_to_send(campaign)
-    now = datetime.now(UTC)
+    The conditional UPDATE is the lock: of two concurrent requests only one sees a row change; the other
+    gets a DomainError. Returns the connection bound to the campaign (None: the platform's relay)."""
     connection = resolve_connection(client, campaign.channel or "email")
     moved = db.session.execute(
         update(Campaign)
         .where(Campaign.id == campaign.id, Campaign.status.in_((CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED)))
         .values(
             status=CAMPAIGN_SENDING,
-            started_at=now,
+            started_at=datetime.now(UTC),
             message="",
             connection_id=connection.id if connection is not None else None,
             backend_failures=0,
@@ -111,7 +109,19 @@ def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int
         .execution_options(synchronize_session=False)
     ).rowcount
     if moved != 1:
-        raise DomainError("This campaign is already being sent.")
+        raise DomainError(_("This campaign is already being sent."))
+    return connection
+
+
+def start_send(*, actor: User | None, client: Client, campaign: Campaign) -> int:
+    """draft/scheduled → sending exactly once, audience materialised, jobs queued after commit.
+
+    The conditional UPDATE is the lock: of two concurrent requests only one sees a row change."""
+    if not client.is_active or not agency_active(client):
+        raise DomainError("This account is suspended; sending is not possible.")
+    ready_to_send(campaign)
+    now = datetime.now(UTC)
+    move_to_sending(client, campaign)
     recipients = materialise(client, campaign)
     used = emails_used_this_month(client) - recipients
     if used + recipients > client.email_quota_month:

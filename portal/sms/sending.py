@@ -13,7 +13,6 @@ from sqlalchemy import select, text, update
 from ..extensions import db
 from ..models import Campaign, Client, Contact, Delivery, User
 from ..models.audience import CHANNEL_SMS
-from ..models.campaign import CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED, CAMPAIGN_SENDING
 from ..sending import control
 from ..sending.audience import audience_condition, count_audience, materialise
 from ..sending.backend import refusal
@@ -106,22 +105,7 @@ def start_sms_send(*, actor: User | None, client: Client, campaign: Campaign) ->
         raise DomainError(_("This account is suspended; sending is not possible."))
     ready_to_send(client, campaign)
     now = datetime.now(UTC)
-    connection = resolve_connection(client, CHANNEL_SMS)
-    moved = db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign.id, Campaign.status.in_((CAMPAIGN_DRAFT, CAMPAIGN_SCHEDULED)))
-        .values(
-            status=CAMPAIGN_SENDING,
-            started_at=now,
-            message="",
-            connection_id=connection.id if connection is not None else None,
-            backend_failures=0,
-            retry_at=None,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:
-        raise DomainError(_("This campaign is already being sent."))
+    control.move_to_sending(client, campaign)
     recipients = materialise(client, campaign)
     if recipients == 0:
         raise DomainError(
