@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 from portal.adoption.service import resume_stalled
 from portal.backends.mailup.emulator.prefill import statuses
 from portal.extensions import db
-from portal.models import AdoptionRecord, Campaign, Client, Contact, Delivery, MailingList, Subscription
+from portal.models import (
+    AdoptionRecord,
+    Campaign,
+    Client,
+    Connection,
+    Contact,
+    Delivery,
+    MailingList,
+    Subscription,
+)
 from portal.sending import control
 from portal.services import senders
 from portal.tenancy import bind_tenant
@@ -307,3 +316,21 @@ def test_a_provider_that_serves_smaller_pages_than_asked_is_read_to_the_end(app,
         )
     assert records == done.preview["records"]
     assert done.stats["calls"] > done.preview["calls"]  # the preview planned pages of 1,000
+
+
+def test_the_lists_the_portal_sends_through_are_not_offered_for_adoption(app, world, account):
+    """In a shared account each bound client has a list the portal made for its sends (recipients pushed
+    per campaign, a group each): the preview leaves them out instead of offering them as new lists."""
+    from portal.providers.binding import ensure_binding
+
+    url, handle, made = account
+    ag, cid, conn = bound_client(app, world, url)
+    with app.app_context(), bind_tenant(ag, cid):
+        client = db.session.get(Client, cid)
+        binding = ensure_binding(client, db.session.get(Connection, conn))
+        db.session.commit()
+        sending_list = binding.list_id
+    emulated = handle.state.account(ACCOUNT.username)
+    assert sending_list in emulated.lists and sending_list != made["lists"]["Newsletter"]
+    p = preview(app, ag, cid, conn)
+    assert [item["id"] for item in p["lists"]] == [made["lists"]["Newsletter"]]

@@ -17,9 +17,11 @@ from sqlalchemy import select
 
 from ..backends.mailup.api import CONSOLE
 from ..extensions import db
-from ..models import Client, Connection, Field, MailingList
+from ..models import Client, Connection, Field, MailingList, ProviderBinding
+from ..providers.binding import own_list_description
 from ..providers.connection import DEFAULT_RATE, provider_client
 from ..services.fields import RESERVED_KEYS, field_key
+from ..tenancy import all_tenants
 from .remote import STATUSES, Step, steps_for
 from .types import infer_kind, tally_values
 
@@ -44,9 +46,11 @@ def build_preview(
     groups_as: str = "segments",
     page_size: int = DEFAULT_PAGE_SIZE,
     rate_per_s: float = 5.0,
+    sending_lists: dict[int, str] | None = None,
 ) -> dict:
     """The preview as a JSON-ready dict. `targets`: remote list id → an existing portal list id to map
-    it onto (else a new list of the same name); `groups_as`: "segments" or "lists"."""
+    it onto (else a new list of the same name); `groups_as`: "segments" or "lists"; `sending_lists`:
+    the lists the portal made for its own sends (:func:`sending_lists_of`), left out."""
     if groups_as not in GROUPS_AS:
         raise ValueError("groups_as is segments or lists")
     targets = {int(k): int(v) for k, v in (targets or {}).items() if v}
@@ -59,6 +63,8 @@ def build_preview(
     for remote in api.lists():
         if list_ids and remote.id not in list_ids:
             continue
+        if sending_lists and sending_lists.get(remote.id) == remote.description:
+            continue  # a list the portal made for its own sends
         item = {"id": remote.id, "name": remote.name, "email": {}, "sms": {}, "groups": []}
         for status in STATUSES:
             item["email"][status.lower()] = total_of(api, Step("email", remote.id, status).path)
@@ -143,6 +149,27 @@ def _summary(lists: list[dict], fields: list[dict], groups_as: str, page_size: i
     return preview
 
 
+def sending_lists_of(connection: Connection) -> dict[int, str]:
+    """List id → description of the lists the portal made in a shared account for its own clients'
+    sends (one per bound client, holding only the recipients pushed for each campaign, a group per
+    campaign): nothing of the previous provider's to adopt. A binding to a list the account already had
+    (its own account's list, an adopted list) keeps that list adoptable: its description is not the
+    portal's."""
+    with all_tenants():
+        rows = db.session.execute(
+            select(ProviderBinding.list_id, ProviderBinding.client_id).where(
+                ProviderBinding.connection_id == connection.id
+            )
+        ).all()
+    return {list_id: own_list_description(client_id) for list_id, client_id in rows}
+
+
 def preview_for(connection: Connection, client: Client, **choices) -> dict:
     rate = float((connection.options or {}).get("rate_per_second") or DEFAULT_RATE)
-    return build_preview(provider_client(connection), client, rate_per_s=rate, **choices)
+    return build_preview(
+        provider_client(connection),
+        client,
+        rate_per_s=rate,
+        sending_lists=sending_lists_of(connection),
+        **choices,
+    )

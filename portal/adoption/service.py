@@ -39,7 +39,7 @@ from ..services.connections import resolve_connection
 from ..services.i18n_safe import _
 from ..tenancy import all_tenants
 from .apply import apply_adoption
-from .preview import build_preview
+from .preview import build_preview, sending_lists_of
 from .reading import read_all
 
 JOB = "adoption.run"
@@ -82,7 +82,13 @@ def preview(connection: Connection, client: Client, **choices) -> dict:
     """Read the account (a few calls) and say what an adoption would do; writes nothing."""
     _check(connection, client)
     try:
-        return build_preview(provider_client(connection), client, rate_per_s=_rate(connection), **choices)
+        return build_preview(
+            provider_client(connection),
+            client,
+            rate_per_s=_rate(connection),
+            sending_lists=sending_lists_of(connection),
+            **choices,
+        )
     except MailupAuthError:
         raise DomainError(_("The previous provider account refused the stored credentials.")) from None
     except MailupError:

@@ -70,6 +70,12 @@ def ensure_binding(client: Client, connection: Connection, *, list_id: int | Non
     return binding
 
 
+def own_list_description(client_id: int) -> str:
+    """The description of the list the portal makes for a client in a shared account (how it is told
+    apart from the account's own lists)."""
+    return f"client {client_id}"
+
+
 def _own_list(api, client: Client):
     """The client's list in a shared account, found again by its unique name when an earlier attempt
     created it but did not live to record it (a list create is not repeatable)."""
@@ -93,7 +99,7 @@ def _own_list(api, client: Client):
             country_code=client.default_region or "IT",
             permission_reminder="You receive this email because you subscribed to our mailing list.",
             website_url=f"https://{agency.canonical_domain.host}",
-            description=f"client {client.id}",
+            description=own_list_description(client.id),
             settings={"HeaderListUnsubscriber": LIST_UNSUBSCRIBE_HEADER},
         )
     )
