@@ -1,4 +1,4 @@
-"""adopting an existing provider account; provider backend additions (issues 8 and 13)
+"""adopting an existing provider account: the adoption, the recipients read so far, group memberships
 
 Revision ID: f0a1b2c3d405
 Revises: f0a1b2c3d404
@@ -16,17 +16,11 @@ depends_on = None
 
 
 def upgrade():
-    # --- issue 13: adopting an existing provider account ------------------------------------------------
     upgrade_adoption()
-    # --- end of issue 13 --------------------------------------------------------------------------------
-    pass
 
 
 def downgrade():
-    # --- issue 13 ---------------------------------------------------------------------------------------
     downgrade_adoption()
-    # --- end of issue 13 --------------------------------------------------------------------------------
-    pass
 
 
 # --- issue 13: the adoption, the recipients read so far and their group memberships ----------------------
