@@ -334,3 +334,23 @@ def test_the_lists_the_portal_sends_through_are_not_offered_for_adoption(app, wo
     assert sending_list in emulated.lists and sending_list != made["lists"]["Newsletter"]
     p = preview(app, ag, cid, conn)
     assert [item["id"] for item in p["lists"]] == [made["lists"]["Newsletter"]]
+
+
+def test_the_preview_says_in_the_readers_language_why_a_field_stays_out(app, world, account):
+    """The preview is stored as data: why a personal field is not imported and each field's type are
+    words of the page (Italian here), not English text written into it."""
+    from portal.models import Field
+
+    url, _handle, _made = account
+    ag, cid, conn = bound_client(app, world, url)
+    with app.app_context(), bind_tenant(ag, cid):
+        db.session.add(Field(agency_id=ag, client_id=cid, number=1, key="primo", label="Primo nome"))
+        db.session.commit()
+    p = preview(app, ag, cid, conn)
+    (nome,) = [f for f in p["fields"] if f["id"] == 1]
+    assert (nome["action"], nome["reason"], nome["portal_field"]) == ("skip", "number", "Primo nome")
+    owner = client_for(app, world, "AG1.owner")
+    owner.post("/language", {"lang": "it", "next": "/agency/"}, csrf_path="/agency/")
+    text = owner.get(f"/agency/clients/{cid}/previous-account").get_data(as_text=True)
+    assert "non importato: il numero 1 è il campo del portale “Primo nome”" in text
+    assert "<td>Numero</td>" in text and "<td>number</td>" not in text  # TotaleFatturato

@@ -109,10 +109,10 @@ def _fields(client: Client, account: dict[int, str], sample: dict) -> list[dict]
             entry["action"], entry["kind"] = "existing", same.kind
         elif not entry["used"]:
             entry["action"] = "unused"
-        elif same is not None:
-            entry["action"], entry["reason"] = "skip", f"number {fid} is the portal field '{same.label}'"
+        elif same is not None:  # the page says why, in the reader's language
+            entry["action"], entry["reason"], entry["portal_field"] = "skip", "number", same.label
         elif key in keys or key in RESERVED_KEYS:
-            entry["action"], entry["reason"] = "skip", f"the name '{key}' is taken"
+            entry["action"], entry["reason"] = "skip", "name"
         else:
             entry["action"] = "create"
         out.append(entry)
