@@ -1,6 +1,7 @@
 """Delivery reports from an HTTP SMS gateway: the delivery found by our reference (or the gateway's id)
-among the campaigns sent through that connection; an Event per report, idempotent by (client, source,
-report id); the delivery's credits consumed when delivered, released when it failed — once.
+among the campaigns sent through that connection; an Event per report (through the events service),
+idempotent by (client, source, report id); the delivery's credits consumed when delivered, released when
+it failed — once.
 
 A report can overtake the worker's own mark of the message as sent (the gateway answers, reports at once,
 and the worker records the answer a moment later): such a report is refused with "not yet" so that the
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import Campaign, Connection, Delivery, Event
+from ..models import Campaign, Connection, Delivery
 from ..models.campaign import DELIVERY_CLAIMED, DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
+from ..services import events
 from .settle import settle_delivery
 
 SOURCE = "sms-gateway"
@@ -61,29 +63,19 @@ def record_report(connection: Connection, report: Report) -> str:
     if delivery.status in (DELIVERY_PENDING, DELIVERY_CLAIMED):
         return NOT_YET
     event_id = f"dlr:{report.message_id or report.reference}:{report.status}"
-    seen = db.session.scalar(
-        select(Event.id).where(
-            Event.client_id == delivery.client_id, Event.source == SOURCE, Event.provider_event_id == event_id
-        )
-    )
-    if seen:
-        return OK  # the same report again: already counted
     delivered = report.status == "delivered"
-    db.session.add(
-        Event(
-            agency_id=delivery.agency_id,
-            client_id=delivery.client_id,
-            campaign_id=delivery.campaign_id,
-            delivery_id=delivery.id,
-            contact_id=delivery.contact_id,
-            kind="delivered" if delivered else "bounce",
-            channel="sms",
-            source=SOURCE,
-            bounce_class="" if delivered else "hard",
-            detail=report.reason,
-            provider_event_id=event_id,
-        )
+    # The events service records it once: a repeat, even one arriving while the first is being stored
+    # (gateways post reports side by side), loses on the unique index and counts nothing.
+    event = events.record_event(
+        delivery,
+        "delivered" if delivered else "bounce",
+        event_id,
+        source=SOURCE,
+        bounce_class="" if delivered else "hard",
+        detail=report.reason,
     )
+    if event is None:
+        return OK  # the same report again: already counted
     if not delivered and delivery.status == DELIVERY_SENT:
         db.session.execute(
             update(Delivery)
