@@ -182,8 +182,8 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     # Webhook endpoints on this machine (a receiver on 127.0.0.1 while developing an integration).
     os.environ.setdefault("PORTAL_OUTBOUND_ALLOW_LOCALHOST", "1")
 
-    from portal.embedded.redis_server import ensure_redis, stop_redis
-    from portal.embedded.smtp_capture import start_capture, stop_capture
+    from portal.embedded.redis_server import ensure_redis
+    from portal.embedded.smtp_capture import start_capture
     from portal.settings import Settings
 
     settings = Settings.from_env()
@@ -193,6 +193,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
         raise KeyboardInterrupt
 
     previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_sigint = signal.getsignal(signal.SIGINT)
 
     redis_proc = None
     capture = None
@@ -242,7 +243,21 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second signal must not cut the clean-up short (`kill -- -PGID`, `timeout` and process managers
+        # signal the whole group, often twice; a second Ctrl-C): the bundled Redis runs in a session of
+        # its own and would be left running.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop_all(worker, bounces, mailup, sms_gateway, capture, redis_proc)
         signal.signal(signal.SIGTERM, previous_sigterm)
+        signal.signal(signal.SIGINT, previous_sigint)
+
+
+def _stop_all(worker, bounces, mailup, sms_gateway, capture, redis_proc) -> None:
+    from portal.embedded.redis_server import stop_redis
+    from portal.embedded.smtp_capture import stop_capture
+
+    try:
         _terminate(worker, "worker")
         if bounces is not None:
             bounces.stop()
@@ -254,6 +269,7 @@ def run_dev(host: str = "0.0.0.0", port: int = 5000) -> None:
             sms_gateway.stop()
         if capture is not None:
             stop_capture(capture)
+    finally:
         if redis_proc is not None:
             print(f"==> stopping embedded Redis (pid {redis_proc.pid})", flush=True)
             stop_redis(redis_proc)
