@@ -23,7 +23,7 @@ DEMO_API_KEY = "demo-sms-key"
 CONNECTION_NAME = "SMS gateway (development)"
 LIST_NAME = "SMS subscribers"
 DEMO_NUMBERS = (
-    ("+393471110001", "Giulia"),
+    ("+393471110011", "Giulia"),
     ("+393471110002", "Marco"),
     ("+393471110000", "Numero inesistente"),  # the emulator reports "unknown subscriber"
 )
