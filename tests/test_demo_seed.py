@@ -10,7 +10,7 @@ import re
 from sqlalchemy import func, select, text
 
 from portal.extensions import db
-from portal.models import Campaign, Delivery, Event, Subscription, Suppression
+from portal.models import Campaign, Contact, Delivery, Event, Subscription, Suppression
 from portal.models.campaign import CAMPAIGN_SENT, DELIVERY_SENT
 from portal.reports.demo import DEMO_SENT_CAMPAIGN
 from portal.seed import CLIENT_ADMIN, seed_demo
@@ -83,3 +83,19 @@ def test_the_seed_sends_a_demo_campaign_with_events_once(app):
     assert island, "the report's chart data"
     data = json.loads(island.group(1))
     assert data, data
+
+
+def test_the_seeded_opt_outs_show_where_they_came_from_in_words(app):
+    """The unsubscribe of the seeded campaign came by the one-click link: the contact's page and the
+    suppression list say so in the reader's language, not as the stored code "one-click"."""
+    _seed(app)
+    with app.app_context(), all_tenants():
+        contact_id = db.session.scalar(select(Contact.id).where(Contact.email == "luca.neri@example.com"))
+    c = HostClient(app, "demo.portal.test")
+    c.login(CLIENT_ADMIN[0], CLIENT_ADMIN[1])
+    for path in (f"/app/contacts/{contact_id}", "/app/suppression"):
+        body = c.get(path).get_data(as_text=True)
+        assert "One-click unsubscribe" in body and "one-click<" not in body, path
+    c.post("/language", {"lang": "it", "next": "/app/"}, csrf_path="/app/")
+    body = c.get(f"/app/contacts/{contact_id}").get_data(as_text=True)
+    assert "Disiscrizione con un clic" in body

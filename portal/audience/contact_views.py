@@ -17,6 +17,7 @@ from ..services import contacts as svc
 from ..services import fields as field_svc
 from ..services import lists as list_svc
 from ..services.contacts import ContactFilter, ContactInput, ContactInvalid
+from ..suppressions.labels import source_label as suppression_source_label
 from . import WRITERS, bp
 from .forms import (
     CHANNEL_LABELS,
@@ -88,6 +89,7 @@ def contact_detail(contact_id: int):
         source_labels=SOURCE_LABELS,
         kind_labels=KIND_LABELS,
         suppression_label=svc.suppression_label,
+        suppression_source=suppression_source_label,
     )
 
 

@@ -29,6 +29,14 @@ SOURCE_LABELS = {
     "complaint": _l("Complaint"),
     "unsubscribe": _l("Unsubscribe link"),
     "campaign": _l("Campaign"),
+    # what recipients, providers and the previous account tell us (portal/services/events.py & co.)
+    "one-click": _l("One-click unsubscribe"),
+    "mailto": _l("Unsubscribe by email"),
+    "preferences": _l("Preferences page"),
+    "email-api": _l("Delivery provider"),
+    "email-api-callback": _l("Delivery provider"),
+    "previous account": _l("Previous provider account"),
+    "sms-reply": _l("STOP reply"),
 }
 
 
