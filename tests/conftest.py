@@ -67,22 +67,28 @@ def _worker() -> str:
 
 
 def _database_url(workdir: Path) -> str:
-    """One database (SQLite) or schema (PostgreSQL) per xdist worker so parallel runs never share rows."""
+    """One database per xdist worker so parallel runs never share rows — on PostgreSQL a database of its
+    own, not a schema: what watches the whole database (the events feed waits for the oldest transaction
+    still running in it) must not see the other worker's transactions."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        sep = "&" if "?" in url else "?"
-        return f"{url}{sep}options=-csearch_path%3Dtest_{_worker()}"
+        from sqlalchemy.engine import make_url
+
+        base = make_url(url)
+        return base.set(database=f"{base.database}_{_worker()}").render_as_string(hide_password=False)
     return f"sqlite:///{workdir / f'test-{_worker()}.db'}"
 
 
-def _reset_pg_schema(url: str) -> None:
+def _reset_pg_database(url: str) -> None:
+    """Drop and create this worker's database from the one TEST_DATABASE_URL names."""
     from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
 
-    base = url.split("?")[0]
-    engine = create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "test_{_worker()}" CASCADE'))
-        conn.execute(text(f'CREATE SCHEMA "test_{_worker()}"'))
+    name = make_url(url).database
+    engine = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
 
 
@@ -120,7 +126,7 @@ def settings(workdir, redis_url, smtp_capture) -> Settings:
 @pytest.fixture(scope="session")
 def app(settings):
     if settings.database_url.startswith("postgresql"):
-        _reset_pg_schema(settings.database_url)
+        _reset_pg_database(settings.database_url)
     app = create_app(settings)
     with app.app_context():
         db.create_all()

@@ -81,7 +81,8 @@ def test_a_page_that_needs_the_queue_answers_503(down, world, caplog):
     assert resp.status_code == 503
     body = resp.get_data(as_text=True)
     assert "cannot be reached right now" in body and "Traceback" not in body and "redis" not in body.lower()
-    assert resp.headers.get("Retry-After") == "60"
+    # 60 s, as the rate limiter's header pass rewrites it: counted down from its own clock (59 or 60)
+    assert 55 <= int(resp.headers.get("Retry-After")) <= 60
     assert _job_runs(down) == 0  # nothing left waiting for a job that was never queued
     assert any("queue unavailable" in r.getMessage() for r in caplog.records)
 
