@@ -336,6 +336,24 @@ def test_the_lists_the_portal_sends_through_are_not_offered_for_adoption(app, wo
     assert [item["id"] for item in p["lists"]] == [made["lists"]["Newsletter"]]
 
 
+def test_a_list_of_the_account_a_client_is_bound_to_is_still_offered_for_adoption(app, world, account):
+    """An adoption binds the client to the account's own list it imported (and a per-client account
+    binds to list 1): that list is the previous provider's, not one the portal made, so the next preview
+    still offers it (a second run then changes nothing instead of finding no list to import)."""
+    from portal.providers.binding import ensure_binding
+
+    url, _handle, made = account
+    ag, cid, conn = bound_client(app, world, url)
+    newsletter = made["lists"]["Newsletter"]
+    with app.app_context(), bind_tenant(ag, cid):
+        client = db.session.get(Client, cid)
+        binding = ensure_binding(client, db.session.get(Connection, conn), list_id=newsletter)
+        db.session.commit()
+        assert binding.list_id == newsletter
+    p = preview(app, ag, cid, conn)
+    assert [item["id"] for item in p["lists"]] == [newsletter]
+
+
 def test_the_preview_says_in_the_readers_language_why_a_field_stays_out(app, world, account):
     """The preview is stored as data: why a personal field is not imported and each field's type are
     words of the page (Italian here), not English text written into it."""
