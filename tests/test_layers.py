@@ -50,7 +50,6 @@ FEATURES = (
     "twofactor",
     "providers",  # provider-side sending, pull-back and callbacks
     "adoption",  # importing an existing provider account: preview, resumable reading, set-based apply
-    "adoption",  # importing an existing provider account: preview, resumable reading, set-based apply
     "batch",  # nightly files over FTP/FTPS/SFTP: import engine and campaign services
     "sms",  # SMS campaigns, credits ledger, sender ids, replies
     "forms",  # subscription forms, double opt-in, the Integrations page
