@@ -82,6 +82,14 @@ class Portal:
     def topbar_background(self) -> str:
         return computed(self.page, "header.topbar", "background-color")
 
+    def wait_topbar_background(self, want: str) -> None:
+        """After a navigation the DOM is there before every stylesheet has applied: wait for the colour
+        (the expect() timeout) instead of reading it once."""
+        self.page.wait_for_function(
+            "want => getComputedStyle(document.querySelector('header.topbar')).backgroundColor === want",
+            arg=want,
+        )
+
     def image_loaded(self, locator) -> bool:
         return locator.evaluate("img => img.complete && img.naturalWidth > 0")
 

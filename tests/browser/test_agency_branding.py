@@ -43,12 +43,12 @@ def test_owner_changes_colour_and_logo_with_live_preview(page, live_server, worl
 
     page.get_by_role("button", name="Save branding").click()
     expect(portal.flashes).to_contain_text(["Branding saved."])
-    assert portal.topbar_background() == rgb(NEW)
+    portal.wait_topbar_background(rgb(NEW))
 
     # The next page: the new colour and the logo in the top bar.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
     portal.path_is("/agency/clients")
-    assert portal.topbar_background() == rgb(NEW)
+    portal.wait_topbar_background(rgb(NEW))
     expect(portal.brand_logo).to_be_visible()
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=portal.brand_logo.element_handle()
