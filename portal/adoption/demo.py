@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from ..backends.mailup.emulator import AccountSpec
 from ..extensions import db
-from ..models import Agency, Client, Connection, User
+from ..models import Agency, Connection, User
 from ..models.connection import KIND_MAILUP
-from ..providers.demo import emulator_url
-from ..services import clients, connection_bindings, connections
+from ..providers.demo import bound_demo_client, emulator_url
+from ..services import connections
 from ..tenancy import all_tenants, bind_tenant
 
 ACCOUNT = AccountSpec("m77777", "previous-account-pw", "previous-client-id", "previous-client-secret")
@@ -56,16 +56,7 @@ def seed_demo_adoption(admin: User, agency: Agency, owner: User, url: str | None
             connection.options = {**connection.options, "api_base": url}
         db.session.commit()
     with bind_tenant(agency.id):
-        client = db.session.scalar(select(Client).where(Client.name == CLIENT_NAME))
-        if client is None:
-            client = clients.create_client(
-                actor=owner, agency=agency, name=CLIENT_NAME, email_quota_month=50000, sms_credits=0
-            )
-            done.append("adoption demo client")
-        if connection_bindings.bind_client(
-            actor=owner, client=client, connection_ids={"email": connection.id}
-        ):
-            done.append("adoption demo client bound")
+        bound_demo_client(owner, agency, CLIENT_NAME, connection, done, "adoption demo client")
         db.session.commit()
     return done
 

@@ -96,16 +96,7 @@ def seed_demo_mailup(admin: User, agency: Agency, owner: User, url: str | None =
         connection = _connection(admin, agency, url, done)
         db.session.commit()
     with bind_tenant(agency.id):
-        client = db.session.scalar(select(Client).where(Client.name == CLIENT_NAME))
-        if client is None:
-            client = clients.create_client(
-                actor=owner, agency=agency, name=CLIENT_NAME, email_quota_month=50000, sms_credits=0
-            )
-            done.append("MailUp demo client")
-        if connection_bindings.bind_client(
-            actor=owner, client=client, connection_ids={"email": connection.id}
-        ):
-            done.append("MailUp demo client bound")
+        client = bound_demo_client(owner, agency, CLIENT_NAME, connection, done, "MailUp demo client")
         if db.session.scalar(select(User).where(User.email == CLIENT_ADMIN[0])) is None:
             users.create_user(
                 actor=owner,
@@ -129,6 +120,22 @@ def seed_demo_mailup(admin: User, agency: Agency, owner: User, url: str | None =
             db.session.commit()
         done.append("MailUp demo statistics pulled")
     return done
+
+
+def bound_demo_client(
+    owner: User, agency: Agency, name: str, connection: Connection, done: list[str], label: str
+) -> Client:
+    """The demo client called `name` (made once), its email bound to `connection`; call with the agency
+    bound. Also used by the adoption demo (portal/adoption/demo.py)."""
+    client = db.session.scalar(select(Client).where(Client.name == name))
+    if client is None:
+        client = clients.create_client(
+            actor=owner, agency=agency, name=name, email_quota_month=50000, sms_credits=0
+        )
+        done.append(label)
+    if connection_bindings.bind_client(actor=owner, client=client, connection_ids={"email": connection.id}):
+        done.append(f"{label} bound")
+    return client
 
 
 def _connection(admin: User, agency: Agency, url: str, done: list[str]) -> Connection:
