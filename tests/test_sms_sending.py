@@ -13,8 +13,9 @@ import requests
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import Campaign, Client, Contact, Delivery, SmsReply, Suppression
+from portal.models import Campaign, Client, Contact, Delivery, SmsReply, Subscription, Suppression
 from portal.services import DomainError
+from portal.services import suppression as supp
 from portal.sms import credits
 from portal.sms.campaigns import create_sms_campaign, save_sms_campaign
 from portal.sms.sending import estimate, start_sms_send
@@ -187,3 +188,44 @@ def test_reports_that_never_come_are_paid_as_sent_after_three_days(app, world, g
     with app.app_context(), bind_tenant(s.agency_id):
         assert credits.balance(s.agency_id, s.client_id) == credits.Balance(8, 1)
         assert credits.balance(s.agency_id, s.client_id) == credits.ledger_balances(s.agency_id, s.client_id)
+
+
+def test_only_subscribed_unsuppressed_sms_subscriptions_receive_the_campaign(app, world, gateway):
+    """The consent rule on the SMS channel (DESIGN.md §6): of six numbers on the list only the one with a
+    `subscribed` SMS subscription and no SMS suppression gets a Delivery row and a message — never pending,
+    unsubscribed, bounced or complained, never a suppressed number, and never a contact subscribed to the
+    list by email only."""
+    numbers = [f"+3934712300{i}2" for i in range(6)]
+    s = setup_client(app, world, "A1", gateway.url, numbers, pool=100, credits_to_give=40)
+    states = ["subscribed", "pending", "unsubscribed", "bounced", "complained", "subscribed"]
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+        client = db.session.scalar(select(Client).where(Client.id == s.client_id))
+        for number, state in zip(numbers, states, strict=True):
+            db.session.execute(
+                update(Subscription)
+                .where(Subscription.contact_id == s.contact_ids[number])
+                .values(status=state)
+            )
+        supp.add(
+            actor=None, client=client, channel="sms", raw_address=numbers[5], reason="manual", source="t"
+        )
+        email_only = Contact(
+            agency_id=s.agency_id, client_id=s.client_id, email="mail@example.org", phone="+393471239992"
+        )
+        db.session.add(email_only)
+        db.session.flush()
+        db.session.add(
+            Subscription(
+                agency_id=s.agency_id,
+                client_id=s.client_id,
+                list_id=s.list_id,
+                contact_id=email_only.id,
+                channel="email",
+            )
+        )
+        db.session.commit()
+    cid = _campaign(app, s, "Saldi da oggi!")
+    assert _start(app, s, cid) == 1
+    run_jobs(app)
+    assert [m.to for m in gateway.state.messages] == [numbers[0]]
+    assert set(_deliveries(app, s, cid)) == {numbers[0]}
