@@ -8,6 +8,11 @@ one of four outcomes:
 - `BackendUnavailable`: the backend itself failed (cannot connect, login or sender refused, outage):
   nothing is wrong with the recipient, the send pauses and retries.
 
+`send` takes an optional `ready` callback, asked at the last moment before the message becomes
+irrevocable (SMTP: after the relay's 354 to DATA, before the content; HTTP: before the request). The
+delivery loop uses it to let the next message's envelope travel while the previous message's "sent" mark
+commits, and to withdraw the message when that mark failed: `Withdrawn`, nothing was delivered.
+
 A provider-side campaign backend (MailUp email and SMS) is given a whole audience and sends it itself;
 its steps are resumable and report provider ids the caller records before the next step.
 
@@ -17,7 +22,7 @@ Error texts may reach clients (per-recipient report, campaign message): they des
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -49,6 +54,10 @@ class BackendUnavailable(BackendError):
     """The backend as a whole: connection, authentication, sender refused, outage, rate limit storm."""
 
 
+class Withdrawn(BackendError):
+    """`ready` said no: the message was abandoned before it could be delivered."""
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """One message for a per-message backend. For email `payload` is the signed MIME message and
@@ -67,7 +76,7 @@ class OutgoingMessage:
 class MessageBackend(Protocol):
     """Hand over one message at a time. Implementations keep their connection between calls."""
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, ready: Callable[[], bool] | None = None) -> str:
         """The backend's id for the accepted message; raises one of the errors above otherwise."""
         ...
 

@@ -15,11 +15,12 @@ The reference (our delivery id) travels with every message so a gateway can igno
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
 
-from .base import BackendUnavailable, OutgoingMessage, RecipientRefused
+from .base import BackendUnavailable, OutgoingMessage, RecipientRefused, Withdrawn
 
 DEFAULT_TEMPLATE = {
     "to": "{to}",
@@ -111,8 +112,10 @@ class SmsGateway:
     def supports_utf8_addresses(self) -> bool:
         return False
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, ready: Callable[[], bool] | None = None) -> str:
         body = build_request(self.config, message, unicode=message.utf8)
+        if ready is not None and not ready():  # the request is the point of no return
+            raise Withdrawn("the message was withdrawn before delivery")
         try:
             resp = self.http.post(self.config.endpoint, json=body, timeout=TIMEOUT)
         except requests.exceptions.Timeout as exc:

@@ -13,9 +13,10 @@ import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater
+from .base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater, Withdrawn
 from .ratelimit import TokenBucket
 
 _ENHANCED = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -74,26 +75,59 @@ class SmtpRelay:
     def supports_utf8_addresses(self) -> bool:
         return bool(self._connection().has_extn("smtputf8"))
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, ready: Callable[[], bool] | None = None) -> str:
         """Hand one message over; returns the relay's answer to DATA (it carries the relay's queue id)."""
         if self.bucket is not None:
             self.bucket.take()
         for attempt in (1, 2):  # a connection reused after the relay dropped it gets one fresh retry
-            conn = self._connection()
+            transaction = _Transaction(self._connection())
             try:
-                return self._transaction(conn, message)
+                answer = transaction.run(message, ready)
             except smtplib.SMTPServerDisconnected as exc:
-                self.close()
-                if attempt == 2:
+                self.drop()
+                # Only before the content left: after it, the relay may have queued the message.
+                if attempt == 2 or transaction.content_sent:
                     raise BackendUnavailable("the delivery service closed the connection") from exc
             except (TimeoutError, OSError) as exc:
-                self.close()
+                self.drop()  # a broken socket: QUIT would only wait for the timeout again
                 raise BackendUnavailable(
                     f"network error talking to the delivery service ({_describe(exc)})"
                 ) from exc
+            except BaseException:
+                if transaction.in_data:  # withdrawn, or `ready` failed: closing abandons the message
+                    self.drop()
+                raise
+            else:
+                self.last_used = time.monotonic()
+                return answer
         raise BackendUnavailable("the delivery service closed the connection")
 
-    def _transaction(self, conn: smtplib.SMTP, message: OutgoingMessage) -> str:
+    def drop(self) -> None:
+        """Close without QUIT (which, during DATA, would be read as message content)."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        self.conn = None
+
+
+class _Transaction:
+    """One message's MAIL, RCPT and DATA on an open connection. `ready` is asked after the relay's 354,
+    the last moment before the message becomes the relay's: nothing is delivered until the final dot."""
+
+    def __init__(self, conn: smtplib.SMTP):
+        self.conn = conn
+        self.in_data = False
+        self.content_sent = False
+
+    def run(self, message: OutgoingMessage, ready: Callable[[], bool] | None) -> str:
+        conn = self.conn
         options = ["SMTPUTF8"] if message.utf8 else []
         if message.utf8 and not conn.has_extn("smtputf8"):
             raise RecipientRefused(
@@ -109,20 +143,32 @@ class SmtpRelay:
         if code not in (250, 251):
             conn.rset()
             raise _about_recipient(code, answer)
+        code, answer = conn.docmd("DATA")
+        if code != 354:
+            conn.rset()
+            raise _about_recipient(code, answer)
+        self.in_data = True
+        if ready is not None and not ready():
+            raise Withdrawn("the message was withdrawn before delivery")
         payload = message.payload if isinstance(message.payload, bytes) else message.payload.encode()
-        code, answer = conn.data(payload)
+        self.content_sent = True
+        conn.send(_dot_stuffed(payload))
+        code, answer = conn.getreply()
+        self.in_data = False
         if code != 250:
             raise _about_recipient(code, answer)
-        self.last_used = time.monotonic()
         return answer.decode(errors="replace")[:255]
 
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
-        self.conn = None
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(payload: bytes) -> bytes:
+    """The DATA content as RFC 5321 §4.5.2 wants it: leading dots doubled, CRLF-terminated, then "."."""
+    data = _LEADING_DOT.sub(b"..", payload)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def _text(code: int, detail: bytes | str) -> str:

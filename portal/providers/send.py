@@ -231,7 +231,9 @@ def _members(campaign: Campaign, binding: ProviderBinding, state: dict) -> Itera
         if not rows:
             return
         after = rows[-1][0]
-        allowed = still_allowed(campaign.client_id, campaign.agency_id, "email", lists, [r[0] for r in rows])
+        allowed = still_allowed(
+            campaign.client_id, campaign.agency_id, "email", lists, [(r[0], r[2], r[1]) for r in rows]
+        )
         gone = [r[0] for r in rows if r[0] not in allowed]
         if gone:
             db.session.execute(

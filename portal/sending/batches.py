@@ -15,17 +15,14 @@ breaker (outcomes.py). Suspension, pause and cancel stop the loop before the nex
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import Connection as SqlConnection
 
-from ..backends.base import BackendError, BackendUnavailable, RecipientRefused, TryLater
+from ..backends.base import BackendError, BackendUnavailable, RecipientRefused, TryLater, Withdrawn
 from ..concurrency import prompt_gil_handover
 from ..crypto import SecretError
 from ..extensions import db
@@ -37,6 +34,7 @@ from .audience import consent_lists, still_allowed
 from .backend import message_backend
 from .email_content import EmailContent, MessageError, compose, email_content, recipient_values
 from .lease import Lease
+from .marks import Marks
 from .sms_content import SmsContent, compose_sms, hold_quiet_hours, sms_content
 
 BATCH = 100
@@ -152,9 +150,7 @@ def _stop_unreadable(campaign_id: int, what: str) -> None:
 
 def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
     """Send one claimed batch; returns (messages sent, whether to claim the next batch)."""
-    allowed = still_allowed(
-        plan.client_id, plan.agency_id, plan.channel, plan.lists, [r[0] for r in claim.rows]
-    )
+    allowed = still_allowed(plan.client_id, plan.agency_id, plan.channel, plan.lists, claim.rows)
     skipped = [r[0] for r in claim.rows if r[0] not in allowed]
     if skipped:
         outcomes.mark(
@@ -193,22 +189,22 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
 class _InFlight:
     future: Future
     delivery_id: int
-    contact_id: int
-    address: str
 
 
 def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> int:
-    """The next message is rendered, built and signed while the previous one is on the wire (one backend
-    thread, so still one message in flight): CPU work overlaps network waits, and each message is
-    confirmed in the database only after the backend accepted it. The backend thread waits on each reply
-    and then needs the GIL back at once (portal/concurrency.py)."""
+    """Three threads, still one message in flight: this one renders, builds and signs the next message
+    while the backend thread has the previous one on the wire and the mark thread commits the one before
+    (marks.py). The backend asks for that mark before the content of its message goes (`ready`), so a
+    message becomes irrevocable only once the previous one is recorded as sent. The backend thread waits
+    on each reply and then needs the GIL back at once (portal/concurrency.py)."""
     backend = message_backend(plan.connection_id)
     build = compose_sms if plan.channel == "sms" else compose
     sent = 0
     in_flight: _InFlight | None = None
+    marking: Future | None = None  # the "sent" mark of the last accepted message
     with (
         prompt_gil_handover(),
-        _confirmations() as marks,
+        Marks(db.engine) as marks,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend") as wire,
     ):
         try:
@@ -218,23 +214,48 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                         plan.content, delivery_id, address, values.get(contact_id, {"email": address})
                     )
                 except MessageError as exc:
-                    outcomes.fail(marks, lease, token, delivery_id, str(exc))
+                    marks.write(lease, outcomes.failed(token, delivery_id, str(exc)))
                     continue
-                previous, in_flight = in_flight, None
-                outcome = _outcome(previous) if previous is not None else None
-                if previous is not None and not _record(plan, token, previous, outcome, marks, lease):
-                    return sent  # lease lost: the rows are someone else's now
-                sent += isinstance(outcome, str)
+                if in_flight is not None:
+                    previous, in_flight = in_flight, None
+                    done, marking, go_on = _collect(plan, token, previous, marking, marks, lease)
+                    sent += done
+                    if not go_on:
+                        break  # lease lost: the rows are someone else's now
                 if not lease.may_send():
-                    return sent
-                in_flight = _InFlight(wire.submit(backend.send, message), delivery_id, contact_id, address)
+                    break
+                ready = _confirmed(marking) if marking is not None else None
+                in_flight = _InFlight(wire.submit(backend.send, message, ready), delivery_id)
         finally:
-            # Whatever happened while building, the message on the wire is settled before leaving.
+            # Whatever happened, the message on the wire and the last mark are settled before leaving.
             if in_flight is not None:
-                outcome = _outcome(in_flight)
-                if _record(plan, token, in_flight, outcome, marks, lease):
-                    sent += isinstance(outcome, str)
+                done, marking, _ = _collect(plan, token, in_flight, marking, marks, lease)
+                sent += done
+            if marking is not None:
+                sent += marking.result()
     return sent
+
+
+def _confirmed(marking: Future):
+    """The `ready` of the next message: its content goes only once this mark committed (and matched)."""
+    return lambda: marking.result()
+
+
+def _collect(
+    plan: SendPlan, token: str, flight: _InFlight, marking: Future | None, marks: Marks, lease: Lease
+) -> tuple[int, Future | None, bool]:
+    """Wait for the message on the wire, settle the mark of the one before, record the new answer.
+    Returns (messages confirmed sent, the mark now committing, whether the loop may go on)."""
+    outcome = _outcome(flight)
+    done = 0
+    if marking is not None:
+        if not marking.result():
+            return 0, None, False  # the message on the wire was withdrawn (or refused before its content)
+        done = 1
+    recorded = _record(plan, token, flight.delivery_id, outcome, marks, lease)
+    if recorded is False:
+        return done, None, False
+    return done, recorded if isinstance(recorded, Future) else None, True
 
 
 def _outcome(flight: _InFlight) -> str | BackendError:
@@ -242,42 +263,22 @@ def _outcome(flight: _InFlight) -> str | BackendError:
     backend failure raises: nothing else is on the wire when it does."""
     try:
         return flight.future.result()
-    except (RecipientRefused, TryLater) as exc:
+    except (RecipientRefused, TryLater, Withdrawn) as exc:
         return exc
 
 
 def _record(
-    plan: SendPlan,
-    token: str,
-    flight: _InFlight,
-    outcome: str | BackendError,
-    marks: SqlConnection,
-    lease: Lease,
-) -> bool:
-    """Record one answer; False when the row was no longer this worker's (its lease was lost)."""
+    plan: SendPlan, token: str, delivery_id: int, outcome: str | BackendError, marks: Marks, lease: Lease
+) -> Future | bool:
+    """Record one answer: an accepted message's mark is left committing (its Future); a refusal is
+    recorded at once (True, or False when the row was no longer this worker's)."""
+    if isinstance(outcome, str):
+        return marks.submit(lease, outcomes.sent(token, delivery_id, outcome))
+    if isinstance(outcome, Withdrawn):
+        return False  # the previous mark failed: nothing was delivered, the worker stops
     if isinstance(outcome, RecipientRefused):
-        return outcomes.refused(plan, marks, lease, token, flight.delivery_id, outcome)
-    if isinstance(outcome, TryLater):
-        return outcomes.defer(marks, lease, token, flight.delivery_id, str(outcome), MAX_ATTEMPTS)
-    return outcomes.sent(marks, lease, token, flight.delivery_id, outcome)
-
-
-@contextmanager
-def _confirmations() -> Iterator[SqlConnection]:
-    """The connection that marks messages: its own, in autocommit, so each mark is one statement and one
-    round trip, without the session's transaction bookkeeping. On PostgreSQL without waiting for the
-    commit record's flush: a worker crash loses nothing committed; only a database server crash could lose
-    the last few marks (those messages would then be sent again)."""
-    with db.engine.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
-        pg = conn.dialect.name == "postgresql"
-        if pg:
-            conn.exec_driver_sql("SET synchronous_commit TO OFF")
-        try:
-            yield conn
-        finally:
-            if pg:
-                conn.exec_driver_sql("RESET synchronous_commit")  # the connection goes back to the pool
+        return outcomes.refused(plan, marks, lease, token, delivery_id, outcome)
+    return marks.write(lease, outcomes.deferred(token, delivery_id, str(outcome), MAX_ATTEMPTS))
 
 
 def finish_if_done(campaign_id: int) -> bool:

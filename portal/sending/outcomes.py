@@ -1,7 +1,9 @@
 """What the delivery loop writes for each answer, and what it does about backend failures.
 
 Every mark is conditional on the worker's claim (`claim_token` and status 'claimed') and its row count is
-checked: a mark that finds no row means the lease was lost, and the worker stops before sending more.
+checked: a mark that finds no row means the lease was lost, and the worker stops before sending more
+(the next message, already on the wire, is withdrawn before its content: marks.py). Marks are built here
+and written by the claim's mark thread.
 `attempts` counts hand-overs actually tried: a row is counted when the backend answered about it (or,
 after a crash, by the sweeper for the rows that were on the wire), never for rows of a claim that were
 given back untried.
@@ -14,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, text, update
-from sqlalchemy.engine import Connection as SqlConnection
 
 from ..backends.base import RecipientRefused
 from ..extensions import db
@@ -26,6 +27,7 @@ from ..tenancy import all_tenants
 from . import control
 from .backend import forget_backend
 from .lease import Lease
+from .marks import Mark, Marks
 
 BREAKER_LIMIT = 4  # consecutive backend failures (spaced by the backoff) before the campaign pauses
 
@@ -52,44 +54,31 @@ def _jitter() -> float:
     return random.uniform(0.75, 1.25)
 
 
-def _one(marks: SqlConnection, lease: Lease, statement, params: dict) -> bool:
-    with lease.lock:
-        lease.released()
-        changed = marks.execute(statement, params).rowcount
-        if changed != 1:
-            lease.lost = True
-    return changed == 1
+def sent(token: str, delivery_id: int, answer: str) -> Mark:
+    return _SENT, {"now": datetime.now(UTC), "answer": answer, "id": delivery_id, "tok": token}
 
 
-def sent(marks: SqlConnection, lease: Lease, token: str, delivery_id: int, answer: str) -> bool:
-    return _one(
-        marks, lease, _SENT, {"now": datetime.now(UTC), "answer": answer, "id": delivery_id, "tok": token}
-    )
-
-
-def fail(
-    marks: SqlConnection, lease: Lease, token: str, delivery_id: int, error: str, *, tried: bool = False
-) -> bool:
+def failed(token: str, delivery_id: int, error: str, *, tried: bool = False) -> Mark:
     """This delivery cannot be sent (its message could not be built, or it was refused for good)."""
-    params = {"error": error[:500], "tried": int(tried), "id": delivery_id, "tok": token}
-    return _one(marks, lease, _FAILED, params)
+    return _FAILED, {"error": error[:500], "tried": int(tried), "id": delivery_id, "tok": token}
 
 
-def defer(
-    marks: SqlConnection, lease: Lease, token: str, delivery_id: int, error: str, max_attempts: int
-) -> bool:
+def deferred(token: str, delivery_id: int, error: str, max_attempts: int) -> Mark:
     """A temporary refusal of this recipient: try again later, up to `max_attempts` hand-overs."""
     retry = datetime.now(UTC) + timedelta(seconds=_settings().send_retry_seconds * 4 * _jitter())
-    params = {"error": error[:500], "retry": retry, "max": max_attempts, "id": delivery_id, "tok": token}
-    return _one(marks, lease, _DEFER, params)
+    return _DEFER, {
+        "error": error[:500],
+        "retry": retry,
+        "max": max_attempts,
+        "id": delivery_id,
+        "tok": token,
+    }
 
 
-def refused(
-    plan, marks: SqlConnection, lease: Lease, token: str, delivery_id: int, exc: RecipientRefused
-) -> bool:
+def refused(plan, marks: Marks, lease: Lease, token: str, delivery_id: int, exc: RecipientRefused) -> bool:
     """Failed for good; a bounce (the receiver's refusal, not ours) goes through the events service like
     an inbound DSN, so the hard-bounce suppression and the soft-bounce limit apply the same way."""
-    if not fail(marks, lease, token, delivery_id, exc.detail, tried=True):
+    if not marks.write(lease, failed(token, delivery_id, exc.detail, tried=True)):
         return False
     if exc.bounce:
         delivery = db.session.scalar(select(Delivery).where(Delivery.id == delivery_id))

@@ -14,10 +14,11 @@ Errors never name the provider (they may reach the client's report).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import phonenumbers
 
-from ..base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater
+from ..base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater, Withdrawn
 from .api import CONSOLE
 from .client import MailupClient
 from .errors import MailupRequestRefused
@@ -60,10 +61,12 @@ class MailupSms:
                 raise BackendUnavailable("the SMS service gave an unreadable answer") from exc
         return self._messages[key]
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, ready: Callable[[], bool] | None = None) -> str:
         text = message.payload.decode() if isinstance(message.payload, bytes) else message.payload
         prefix, number = split_number(message.recipient)
         message_id = self._message_for(text)
+        if ready is not None and not ready():  # the request is the point of no return
+            raise Withdrawn("the message was withdrawn before delivery")
         try:
             answer = self.client.call(
                 "POST",
