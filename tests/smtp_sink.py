@@ -1,8 +1,13 @@
-"""A real SMTP sink for crash tests: counts messages by X-Send-Id and can hold a transaction at RCPT TO,
-before any data is accepted, so a worker can be killed at a moment when no message is half-delivered."""
+"""A real SMTP sink for crash tests: counts messages by X-Send-Id and can hold a message whose content it
+has received, before answering it, so a worker can be killed at a chosen moment: that message is not
+accepted (it is refused with a 451 once released), and every message before it was answered.
+
+Held there, the worker's chain (sending/batches.py) is at its narrowest: the held message's content left
+only once the message before it was marked sent, so no accepted message is unmarked when the kill hits."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from email import message_from_bytes, policy
@@ -15,24 +20,18 @@ class GatedSink:
         self.counts: Counter[str] = Counter()
         self.recipients: Counter[str] = Counter()
         self.hold_after = hold_after
-        self.holding = threading.Event()  # set while a transaction is held at RCPT
+        self.holding = threading.Event()  # set while a message's content is held unanswered
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
         with self.lock:
             delivered = sum(self.counts.values())
         if self.hold_after is not None and delivered >= self.hold_after and not self.release.is_set():
             self.holding.set()
-            import asyncio
-
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
             return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.counts[str(msg["X-Send-Id"])] += 1

@@ -74,7 +74,13 @@ class OutgoingMessage:
 
 
 class MessageBackend(Protocol):
-    """Hand over one message at a time. Implementations keep their connection between calls."""
+    """Hand over one message at a time. Implementations keep their connection between calls.
+
+    `lanes`: how many instances (connections) the delivery loop keeps busy at once. 2 where `ready` sits
+    inside the protocol exchange (SMTP: the next message's envelope travels on a second connection while
+    the previous message's content is answered and marked); 1 where `ready` is the request itself."""
+
+    lanes: int
 
     def send(self, message: OutgoingMessage, ready: Callable[[], bool] | None = None) -> str:
         """The backend's id for the accepted message; raises one of the errors above otherwise."""

@@ -97,6 +97,8 @@ def _reason(resp: requests.Response) -> str:
 class SmsGateway:
     """One pooled HTTP session per worker thread (the delivery loop caches the backend per thread)."""
 
+    lanes = 1  # `ready` is asked before the request: a second lane would only wait
+
     def __init__(self, config: GatewayConfig):
         self.config = config
         self.http = requests.Session()

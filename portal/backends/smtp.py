@@ -36,6 +36,7 @@ class RelayConfig:
 
 class SmtpRelay:
     IDLE_CHECK_S = 30
+    lanes = 2  # see base.MessageBackend
 
     def __init__(self, config: RelayConfig, bucket: TokenBucket | None = None):
         self.config, self.bucket = config, bucket

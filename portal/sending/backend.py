@@ -38,7 +38,7 @@ PER_MESSAGE_KINDS = {"email": (KIND_SMTP,), "sms": (KIND_SMS, KIND_MAILUP)}
 _local = threading.local()
 
 
-def _cache() -> dict[str, tuple[object, MessageBackend]]:
+def _cache() -> dict[str, tuple[object, list[MessageBackend]]]:
     if not hasattr(_local, "backends"):
         _local.backends = {}
     return _local.backends
@@ -59,16 +59,23 @@ def refusal(connection: Connection | None, channel: str) -> str | None:
     return f"This account's delivery connection cannot send {channel} campaigns yet. Ask your agency."
 
 
-def message_backend(connection_id: int | None) -> MessageBackend:
-    """The worker's backend for a connection (None: the platform's relay), created on first use."""
+def message_backends(connection_id: int | None) -> list[MessageBackend]:
+    """The worker's backends for a connection (None: the platform's relay), created on first use: as many
+    as the backend has lanes (base.py), each with its own connection."""
     key, version = backend_key(connection_id), _version(connection_id)
     cache = _cache()
     cached = cache.get(key)
     if cached is None or cached[0] != version:
         if cached is not None:
-            cached[1].close()
-        cache[key] = (version, _build(connection_id, key))
+            _close(cached[1])
+        first = _build(connection_id, key)
+        cache[key] = (version, [first] + [_build(connection_id, key) for _ in range(first.lanes - 1)])
     return cache[key][1]
+
+
+def _close(backends: list[MessageBackend]) -> None:
+    for backend in backends:
+        backend.close()
 
 
 def _version(connection_id: int | None) -> object:
@@ -90,7 +97,7 @@ def forget_backend(connection_id: int | None) -> None:
     """Close and drop a backend (after it failed, so the next batch starts from a fresh connection)."""
     cached = _cache().pop(backend_key(connection_id), None)
     if cached is not None:
-        cached[1].close()
+        _close(cached[1])
 
 
 def _build(connection_id: int | None, key: str) -> MessageBackend:

@@ -15,14 +15,16 @@ breaker (outcomes.py). Suspension, pause and cancel stop the loop before the nex
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from queue import SimpleQueue
 
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from ..backends.base import BackendError, BackendUnavailable, RecipientRefused, TryLater, Withdrawn
+from ..backends.base import BackendUnavailable, RecipientRefused, TryLater, Withdrawn
 from ..concurrency import prompt_gil_handover
 from ..crypto import SecretError
 from ..extensions import db
@@ -31,7 +33,7 @@ from ..models import Campaign
 from ..models.campaign import CAMPAIGN_CANCELLED, CAMPAIGN_SENDING, CAMPAIGN_SENT, DELIVERY_SKIPPED
 from . import control, outcomes
 from .audience import consent_lists, still_allowed
-from .backend import message_backend
+from .backend import message_backends
 from .email_content import EmailContent, MessageError, compose, email_content, recipient_values
 from .lease import Lease
 from .marks import Marks
@@ -187,25 +189,31 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
 
 @dataclass
 class _InFlight:
-    future: Future
+    future: Future  # the mark of the accepted message, or the backend's refusal
     delivery_id: int
 
 
 def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> int:
-    """Three threads, still one message in flight: this one renders, builds and signs the next message
-    while the backend thread has the previous one on the wire and the mark thread commits the one before
-    (marks.py). The backend asks for that mark before the content of its message goes (`ready`), so a
-    message becomes irrevocable only once the previous one is recorded as sent. The backend thread waits
-    on each reply and then needs the GIL back at once (portal/concurrency.py)."""
-    backend = message_backend(plan.connection_id)
+    """This thread renders, builds and signs the next message while the backend's lanes (base.py) carry
+    the previous ones and the mark thread records them (marks.py).
+
+    Exactly once holds through one chain: each message's content goes only once the message before it
+    is settled — refused, or accepted and marked sent — so at most one accepted message is ever unmarked,
+    whatever the number of lanes. With two SMTP lanes the next envelope (MAIL, RCPT, DATA) travels while
+    the previous content is answered and marked; its content then waits only for that mark."""
+    backends = message_backends(plan.connection_id)
+    free: SimpleQueue = SimpleQueue()
+    for backend in backends:
+        free.put(backend)
     build = compose_sms if plan.channel == "sms" else compose
-    sent = 0
-    in_flight: _InFlight | None = None
-    marking: Future | None = None  # the "sent" mark of the last accepted message
+    in_flight: deque[_InFlight] = deque()
+    marking = _Marking()
+    settled: Future | None = None  # of the last message handed over
+    go_on = True
     with (
         prompt_gil_handover(),
         Marks(db.engine) as marks,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="backend") as wire,
+        ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="backend") as wire,
     ):
         try:
             for delivery_id, contact_id, address in rows:
@@ -216,69 +224,112 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                 except MessageError as exc:
                     marks.write(lease, outcomes.failed(token, delivery_id, str(exc)))
                     continue
-                if in_flight is not None:
-                    previous, in_flight = in_flight, None
-                    done, marking, go_on = _collect(plan, token, previous, marking, marks, lease)
-                    sent += done
-                    if not go_on:
-                        break  # lease lost: the rows are someone else's now
-                if not lease.may_send():
-                    break
-                ready = _confirmed(marking) if marking is not None else None
-                in_flight = _InFlight(wire.submit(backend.send, message, ready), delivery_id)
+                if len(in_flight) == len(backends):  # every lane busy: wait for the oldest answer
+                    go_on = _answer(plan, token, in_flight.popleft(), marks, lease, marking)
+                if not (go_on and marking.settle(wait=False) and lease.may_send()):
+                    break  # lease lost (the rows are someone else's now), expiring, or the campaign stopped
+                before, settled = settled, Future()
+                handover = _Handover(free, marks, lease, token, delivery_id, before, settled)
+                in_flight.append(_InFlight(wire.submit(handover.run, message), delivery_id))
         finally:
-            # Whatever happened, the message on the wire and the last mark are settled before leaving.
-            if in_flight is not None:
-                done, marking, _ = _collect(plan, token, in_flight, marking, marks, lease)
-                sent += done
-            if marking is not None:
-                sent += marking.result()
-    return sent
+            # Whatever happened, every message on the wire is answered and recorded before leaving.
+            _answer_all(plan, token, in_flight, marks, lease, marking)
+            marking.settle(wait=True)
+    return marking.sent
 
 
-def _confirmed(marking: Future):
-    """The `ready` of the next message: its content goes only once this mark committed (and matched)."""
-    return lambda: marking.result()
+@dataclass
+class _Handover:
+    """One message on a backend lane (a wire thread). An accepted message's mark is submitted from here,
+    so the next message's content waits for the database only, never for this loop's thread."""
+
+    free: SimpleQueue
+    marks: Marks
+    lease: Lease
+    token: str
+    delivery_id: int
+    before: Future | None  # settled: the message before this one can no longer be sent twice
+    settled: Future  # the same for this message, for the one after it
+
+    def run(self, message) -> Future:
+        backend = self.free.get()
+        try:
+            answer = backend.send(message, self._ready if self.before is not None else None)
+        except (RecipientRefused, TryLater):
+            _follow(self.before, self.settled)  # nothing delivered: as settled as the message before
+            raise
+        except BaseException:
+            self.settled.set_result(False)  # stop the messages after this one
+            raise
+        finally:
+            self.free.put(backend)
+        mark = self.marks.submit(self.lease, outcomes.sent(self.token, self.delivery_id, answer))
+        _follow(mark, self.settled)
+        return mark
+
+    def _ready(self) -> bool:
+        return bool(self.before.result())
 
 
-def _collect(
-    plan: SendPlan, token: str, flight: _InFlight, marking: Future | None, marks: Marks, lease: Lease
-) -> tuple[int, Future | None, bool]:
-    """Wait for the message on the wire, settle the mark of the one before, record the new answer.
-    Returns (messages confirmed sent, the mark now committing, whether the loop may go on)."""
-    outcome = _outcome(flight)
-    done = 0
-    if marking is not None:
-        if not marking.result():
-            return 0, None, False  # the message on the wire was withdrawn (or refused before its content)
-        done = 1
-    recorded = _record(plan, token, flight.delivery_id, outcome, marks, lease)
-    if recorded is False:
-        return done, None, False
-    return done, recorded if isinstance(recorded, Future) else None, True
+def _follow(source: Future | None, target: Future) -> None:
+    """`target` resolves as `source` does (True for no source; False when it failed)."""
+    if source is None:
+        target.set_result(True)
+        return
+    source.add_done_callback(lambda f: target.set_result(f.exception() is None and bool(f.result())))
 
 
-def _outcome(flight: _InFlight) -> str | BackendError:
-    """Wait for the backend's answer: its id for the message, or the refusal about this recipient. A
-    backend failure raises: nothing else is on the wire when it does."""
+def _answer(
+    plan: SendPlan, token: str, flight: _InFlight, marks: Marks, lease: Lease, marking: _Marking
+) -> bool:
+    """Wait for the oldest message's answer and record it (an accepted message's mark joins `marking`);
+    False when the loop must stop. A backend failure raises."""
     try:
-        return flight.future.result()
-    except (RecipientRefused, TryLater, Withdrawn) as exc:
-        return exc
+        mark = flight.future.result()
+    except Withdrawn:
+        return False  # a message before it was not settled
+    except RecipientRefused as exc:
+        return outcomes.refused(plan, marks, lease, token, flight.delivery_id, exc)
+    except TryLater as exc:
+        return marks.write(lease, outcomes.deferred(token, flight.delivery_id, str(exc), MAX_ATTEMPTS))
+    marking.append(mark)
+    return True
 
 
-def _record(
-    plan: SendPlan, token: str, delivery_id: int, outcome: str | BackendError, marks: Marks, lease: Lease
-) -> Future | bool:
-    """Record one answer: an accepted message's mark is left committing (its Future); a refusal is
-    recorded at once (True, or False when the row was no longer this worker's)."""
-    if isinstance(outcome, str):
-        return marks.submit(lease, outcomes.sent(token, delivery_id, outcome))
-    if isinstance(outcome, Withdrawn):
-        return False  # the previous mark failed: nothing was delivered, the worker stops
-    if isinstance(outcome, RecipientRefused):
-        return outcomes.refused(plan, marks, lease, token, delivery_id, outcome)
-    return marks.write(lease, outcomes.deferred(token, delivery_id, str(outcome), MAX_ATTEMPTS))
+class _Marking:
+    """The marks of accepted messages, in order, as they commit."""
+
+    def __init__(self):
+        self.pending: deque[Future] = deque()
+        self.sent = 0
+        self.lost = False
+
+    def append(self, mark: Future) -> None:
+        self.pending.append(mark)
+
+    def settle(self, *, wait: bool) -> bool:
+        """Count the committed marks at the front (all of them with `wait`); False once a mark found its
+        row gone: the lease was lost."""
+        while self.pending and (wait or self.pending[0].done()):
+            if self.pending.popleft().result():
+                self.sent += 1
+            else:
+                self.lost = True
+        return not self.lost
+
+
+def _answer_all(
+    plan: SendPlan, token: str, in_flight: deque, marks: Marks, lease: Lease, marking: _Marking
+) -> None:
+    """Answer every message still on the wire; the first backend failure is raised after all of them."""
+    failure = None
+    while in_flight:
+        try:
+            _answer(plan, token, in_flight.popleft(), marks, lease, marking)
+        except BaseException as exc:  # noqa: BLE001 — the others are still recorded
+            failure = failure or exc
+    if failure is not None:
+        raise failure
 
 
 def finish_if_done(campaign_id: int) -> bool:

@@ -37,6 +37,8 @@ def split_number(e164: str) -> tuple[str, str]:
 
 
 class MailupSms:
+    lanes = 1  # `ready` is asked before the request; one instance also keeps one message per text
+
     def __init__(self, client: MailupClient, list_id: int):
         self.client, self.list_id = client, int(list_id)
         self._messages: dict[str, int] = {}
