@@ -409,6 +409,41 @@ def test_cancel_mid_batch_leaves_no_row_pending_or_claimed(app, world, quick):
     assert _campaign(app, s).status == "cancelled"
 
 
+def test_a_pause_stops_a_long_claim_without_waiting_for_the_lease_renewal(app, world, monkeypatch):
+    """The default lease (renewed every 100 s) and one claim holding every row: the pause is still seen
+    within the status interval, and what was not sent stays pending for the resume."""
+    from portal.sending import lease as lease_module
+
+    monkeypatch.setattr(lease_module, "STATUS_S", 0.2)
+    people = [(f"p{i}@example.org", "P") for i in range(12)]
+    s = make_campaign(app, world, contacts=people)
+    relay = ScriptedRelay(data_delay=0.2)
+    with running(relay) as port:
+        _bind_relay(app, s, port)
+        _start(app, s)
+        stop = threading.Event()
+        worker = threading.Thread(target=_send_until, args=(app, s, stop.is_set, stop))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not relay.accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+            control.pause(
+                actor=None, campaign=db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id))
+            )
+            db.session.commit()
+        while worker.is_alive() and time.monotonic() < deadline:
+            if "claimed" not in [v[0] for v in _rows(app, s).values()]:
+                break  # the worker gave its claim back
+            time.sleep(0.1)
+        stop.set()
+        worker.join(30)
+    statuses = [v[0] for v in _rows(app, s).values()]
+    assert statuses.count("sent") == sum(relay.accepted.values()) < len(people) - 2
+    assert statuses.count("pending") == len(people) - statuses.count("sent")
+    assert _campaign(app, s).status == "paused"
+
+
 # --- events pulled in bulk ----------------------------------------------------------------------------------
 
 
@@ -434,3 +469,13 @@ def test_pulled_events_are_recorded_once_per_client_source_and_id(app, world):
         assert len(events.record_pulled(client, "sms-gateway", page[:1])) == 1  # another source's id space
         db.session.commit()
         assert db.session.scalar(select(db.func.count(Event.id))) == 4
+
+
+def test_a_claim_is_sized_to_last_about_two_seconds_at_the_workers_last_rate():
+    from portal.sending.batches import BATCH_MAX, BATCH_MIN, next_batch
+
+    assert next_batch(100, 100, 0.5) == 400  # 200 messages/s
+    assert next_batch(100, 100, 0.01) == 100  # too quick to measure: unchanged
+    assert next_batch(400, 400, 0.1) == BATCH_MAX  # a fast relay: capped
+    assert next_batch(100, 100, 60) == BATCH_MIN  # a rate-limited relay: small claims
+    assert next_batch(100, 0, 5) == 100  # nothing sent (all skipped or refused): unchanged

@@ -15,6 +15,7 @@ breaker (outcomes.py). Suspension, pause and cancel stop the loop before the nex
 from __future__ import annotations
 
 import secrets
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,7 +40,13 @@ from .lease import Lease
 from .marks import Marks
 from .sms_content import SmsContent, compose_sms, hold_quiet_hours, sms_content
 
-BATCH = 100
+# A claim is sized to last about CLAIM_SECONDS at the rate this worker achieved with its last claim:
+# long enough that a fast relay amortises a claim's fixed cost (queries, threads, connections), short
+# enough that a slow or rate-limited one still shares the campaign between workers and strands few rows
+# if the worker dies. Pause, cancel and suspension do not wait for the claim's end (lease.py).
+CLAIM_SECONDS = 2.0
+BATCH_MIN, BATCH_MAX = 20, 1000
+BATCH = 100  # the first claim of a job
 MAX_ATTEMPTS = 5
 
 
@@ -85,7 +92,15 @@ def _lease_seconds() -> int:
     return current_app.config["PORTAL_SETTINGS"].send_lease_seconds
 
 
-def _claim(campaign_id: int, client_id: int, pg: bool) -> Claim:
+def next_batch(size: int, sent: int, seconds: float) -> int:
+    """The size of the next claim after `sent` messages took `seconds` (a claim that sent nothing, or
+    too quickly to measure, keeps its size)."""
+    if sent <= 0 or seconds <= 0.05:
+        return size
+    return max(BATCH_MIN, min(BATCH_MAX, int(sent / seconds * CLAIM_SECONDS)))
+
+
+def _claim(campaign_id: int, client_id: int, pg: bool, size: int) -> Claim:
     token = secrets.token_hex(8)
     lock = " FOR UPDATE SKIP LOCKED" if pg else ""
     now = datetime.now(UTC)
@@ -102,7 +117,7 @@ def _claim(campaign_id: int, client_id: int, pg: bool) -> Claim:
             "cid": campaign_id,
             "cl": client_id,
             "now": now,
-            "n": BATCH,
+            "n": size,
         },
     ).all()
     db.session.commit()
@@ -112,7 +127,7 @@ def _claim(campaign_id: int, client_id: int, pg: bool) -> Claim:
 def send_batches(campaign_id: int) -> int:
     """Claim and send until nothing is left, the campaign stops being 'sending', or the backend fails."""
     pg = db.engine.dialect.name == "postgresql"
-    sent = 0
+    sent, size = 0, BATCH
     while True:
         campaign = db.session.scalar(select(Campaign).where(Campaign.id == campaign_id))
         if campaign is None or campaign.status != CAMPAIGN_SENDING:
@@ -127,13 +142,15 @@ def send_batches(campaign_id: int) -> int:
         except SecretError:
             _stop_unreadable(campaign_id, "signing key (DKIM) of the sender domain")
             return sent
-        claim = _claim(campaign_id, plan.client_id, pg)
+        claim = _claim(campaign_id, plan.client_id, pg, size)
         if not claim.rows:
             finish_if_done(campaign_id)
             db.session.commit()
             return sent
+        started = time.monotonic()
         done, go_on = _send_claim(plan, claim)
         sent += done
+        size = next_batch(size, done, time.monotonic() - started)
         if not go_on:
             return sent
 
