@@ -206,7 +206,7 @@ def _send_claim(plan: SendPlan, claim: Claim) -> tuple[int, bool]:
 
 @dataclass
 class _InFlight:
-    future: Future  # the mark of the accepted message, or the backend's refusal
+    future: Future  # accepted and marked (True), the row was gone (False), or the backend's refusal
     delivery_id: int
 
 
@@ -224,7 +224,7 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
         free.put(backend)
     build = compose_sms if plan.channel == "sms" else compose
     in_flight: deque[_InFlight] = deque()
-    marking = _Marking()
+    count = _Count()
     settled: Future | None = None  # of the last message handed over
     go_on = True
     with (
@@ -242,23 +242,22 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                     marks.write(lease, outcomes.failed(token, delivery_id, str(exc)))
                     continue
                 if len(in_flight) == len(backends):  # every lane busy: wait for the oldest answer
-                    go_on = _answer(plan, token, in_flight.popleft(), marks, lease, marking)
-                if not (go_on and marking.settle(wait=False) and lease.may_send()):
+                    go_on = _answer(plan, token, in_flight.popleft(), marks, lease, count)
+                if not (go_on and lease.may_send()):
                     break  # lease lost (the rows are someone else's now), expiring, or the campaign stopped
                 before, settled = settled, Future()
                 handover = _Handover(free, marks, lease, token, delivery_id, before, settled)
                 in_flight.append(_InFlight(wire.submit(handover.run, message), delivery_id))
         finally:
             # Whatever happened, every message on the wire is answered and recorded before leaving.
-            _answer_all(plan, token, in_flight, marks, lease, marking)
-            marking.settle(wait=True)
-    return marking.sent
+            _answer_all(plan, token, in_flight, marks, lease, count)
+    return count.sent
 
 
 @dataclass
 class _Handover:
-    """One message on a backend lane (a wire thread). An accepted message's mark is submitted from here,
-    so the next message's content waits for the database only, never for this loop's thread."""
+    """One message on a backend lane (a wire thread). An accepted message is marked from here at once, so
+    the next message's content waits for the database only, never for this loop's thread."""
 
     free: SimpleQueue
     marks: Marks
@@ -268,7 +267,8 @@ class _Handover:
     before: Future | None  # settled: the message before this one can no longer be sent twice
     settled: Future  # the same for this message, for the one after it
 
-    def run(self, message) -> Future:
+    def run(self, message) -> bool:
+        """True when the message was accepted and marked sent, False when its row was no longer ours."""
         backend = self.free.get()
         try:
             answer = backend.send(message, self._ready if self.before is not None else None)
@@ -280,9 +280,13 @@ class _Handover:
             raise
         finally:
             self.free.put(backend)
-        mark = self.marks.submit(self.lease, outcomes.sent(self.token, self.delivery_id, answer))
-        _follow(mark, self.settled)
-        return mark
+        try:
+            recorded = self.marks.write(self.lease, outcomes.sent(self.token, self.delivery_id, answer))
+        except BaseException:
+            self.settled.set_result(False)
+            raise
+        self.settled.set_result(recorded)
+        return recorded
 
     def _ready(self) -> bool:
         return bool(self.before.result())
@@ -296,53 +300,34 @@ def _follow(source: Future | None, target: Future) -> None:
     source.add_done_callback(lambda f: target.set_result(f.exception() is None and bool(f.result())))
 
 
-def _answer(
-    plan: SendPlan, token: str, flight: _InFlight, marks: Marks, lease: Lease, marking: _Marking
-) -> bool:
-    """Wait for the oldest message's answer and record it (an accepted message's mark joins `marking`);
-    False when the loop must stop. A backend failure raises."""
+@dataclass
+class _Count:
+    sent: int = 0
+
+
+def _answer(plan: SendPlan, token: str, flight: _InFlight, marks: Marks, lease: Lease, count: _Count) -> bool:
+    """Wait for the oldest message's answer and record a refusal; False when the loop must stop (a mark
+    found its row gone: the lease was lost). A backend failure raises."""
     try:
-        mark = flight.future.result()
+        recorded = flight.future.result()
     except Withdrawn:
         return False  # a message before it was not settled
     except RecipientRefused as exc:
         return outcomes.refused(plan, marks, lease, token, flight.delivery_id, exc)
     except TryLater as exc:
         return marks.write(lease, outcomes.deferred(token, flight.delivery_id, str(exc), MAX_ATTEMPTS))
-    marking.append(mark)
-    return True
-
-
-class _Marking:
-    """The marks of accepted messages, in order, as they commit."""
-
-    def __init__(self):
-        self.pending: deque[Future] = deque()
-        self.sent = 0
-        self.lost = False
-
-    def append(self, mark: Future) -> None:
-        self.pending.append(mark)
-
-    def settle(self, *, wait: bool) -> bool:
-        """Count the committed marks at the front (all of them with `wait`); False once a mark found its
-        row gone: the lease was lost."""
-        while self.pending and (wait or self.pending[0].done()):
-            if self.pending.popleft().result():
-                self.sent += 1
-            else:
-                self.lost = True
-        return not self.lost
+    count.sent += recorded
+    return recorded
 
 
 def _answer_all(
-    plan: SendPlan, token: str, in_flight: deque, marks: Marks, lease: Lease, marking: _Marking
+    plan: SendPlan, token: str, in_flight: deque, marks: Marks, lease: Lease, count: _Count
 ) -> None:
     """Answer every message still on the wire; the first backend failure is raised after all of them."""
     failure = None
     while in_flight:
         try:
-            _answer(plan, token, in_flight.popleft(), marks, lease, marking)
+            _answer(plan, token, in_flight.popleft(), marks, lease, count)
         except BaseException as exc:  # noqa: BLE001 — the others are still recorded
             failure = failure or exc
     if failure is not None:

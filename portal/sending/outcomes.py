@@ -3,7 +3,7 @@
 Every mark is conditional on the worker's claim (`claim_token` and status 'claimed') and its row count is
 checked: a mark that finds no row means the lease was lost, and the worker stops before sending more
 (the next message, already on the wire, is withdrawn before its content: marks.py). Marks are built here
-and written by the claim's mark thread.
+and written by marks.py.
 `attempts` counts hand-overs actually tried: a row is counted when the backend answered about it (or,
 after a crash, by the sweeper for the rows that were on the wire), never for rows of a claim that were
 given back untried.
