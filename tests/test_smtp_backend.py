@@ -95,3 +95,17 @@ def test_content_with_leading_dots_arrives_unchanged():
         finally:
             backend.close()
     assert received and received[0].endswith(b"\r\n\r\n" + body)
+
+
+def test_an_address_that_could_break_the_command_line_never_reaches_the_relay():
+    relay = ScriptedRelay()
+    with running(relay) as port:
+        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
+        try:
+            with pytest.raises(RecipientRefused) as caught:
+                backend.send(_message("anna@example.org>\r\nRCPT TO:<eve@example.org"))
+            backend.send(_message("bruno@example.org"))
+        finally:
+            backend.close()
+    assert caught.value.bounce is False
+    assert dict(relay.rcpt_seen) == {"bruno@example.org": 1}

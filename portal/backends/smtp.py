@@ -136,11 +136,15 @@ class _Transaction:
                 "accept such addresses (SMTPUTF8)",
                 bounce=False,
             )
-        code, answer = conn.mail(message.sender, options)
+        for address in (message.sender, message.recipient):
+            if not _carriable(address):
+                raise RecipientRefused(f"the address cannot be carried: {address!r}", bounce=False)
+        conn.command_encoding = "utf-8" if message.utf8 else "ascii"
+        code, answer = _envelope(conn, "MAIL FROM", message.sender, options)
         if code != 250:
             conn.rset()
             raise BackendUnavailable(f"the delivery service refused the sender: {_text(code, answer)}")
-        code, answer = conn.rcpt(message.recipient)
+        code, answer = _envelope(conn, "RCPT TO", message.recipient, [])
         if code not in (250, 251):
             conn.rset()
             raise _about_recipient(code, answer)
@@ -159,6 +163,19 @@ class _Transaction:
         if code != 250:
             raise _about_recipient(code, answer)
         return answer.decode(errors="replace")[:255]
+
+
+def _envelope(conn: smtplib.SMTP, command: str, address: str, options: list[str]) -> tuple[int, bytes]:
+    """MAIL FROM / RCPT TO with an address already in wire form (backends/addresses.py, checked by
+    `_carriable`), without smtplib's re-parsing of it."""
+    verb, keyword = command.split(" ")
+    conn.putcmd(verb, f"{keyword}:<{address}>" + "".join(f" {o}" for o in options))
+    return conn.getreply()
+
+
+def _carriable(address: str) -> bool:
+    """Nothing that could end the command line or the path."""
+    return bool(address) and not any(c in address for c in "\r\n<> ")
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
