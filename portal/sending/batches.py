@@ -2,8 +2,9 @@
 and suppression, hand over one message at a time, mark each row, finish the campaign.
 
 Exactly once, as far as the wire allows: a row is marked sent (conditionally on this worker's claim)
-right after the backend accepted its message; a killed worker loses at most the message in flight, whose
-row the sweeper puts back once its lease expires. The lease is renewed while the worker holds rows
+right after the backend accepted its message, and the next message's content goes only once that mark
+committed (`_hand_over`), so a killed worker leaves at most one message whose fate is unknown, whose row
+the sweeper puts back once its lease expires. The lease is renewed while the worker holds rows
 (lease.py), so a slow backend never lets another worker take rows that are still being sent.
 
 Who is at fault decides what happens (backends/base.py): a recipient's refusal fails that delivery only
@@ -212,7 +213,7 @@ class _InFlight:
 
 def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> int:
     """This thread renders, builds and signs the next message while the backend's lanes (base.py) carry
-    the previous ones and the mark thread records them (marks.py).
+    the previous ones; the lane that gets a message accepted marks it (marks.py).
 
     Exactly once holds through one chain: each message's content goes only once the message before it
     is settled — refused, or accepted and marked sent — so at most one accepted message is ever unmarked,
