@@ -79,6 +79,7 @@ def test_every_change_bumps_the_version_and_logo_can_be_removed(app, world):
 
 def test_favicon_png_and_ico(app, world):
     c = client_for(app, world, "AG1.owner")
+    assert '<link rel="icon" href="data:,">' in c.get("/agency/").get_data(as_text=True)  # none yet: no 404
     ico = io.BytesIO()
     Image.new("RGB", (32, 32), (0, 0, 255)).save(ico, "ICO")
     assert post_branding(c, favicon=(ico.getvalue(), "favicon.ico")).status_code == 302
