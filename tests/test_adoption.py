@@ -5,6 +5,7 @@ along; groups become segments or lists; another agency's client cannot see or st
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -372,3 +373,6 @@ def test_the_preview_says_in_the_readers_language_why_a_field_stays_out(app, wor
     text = owner.get(f"/agency/clients/{cid}/previous-account").get_data(as_text=True)
     assert "non importato: il numero 1 è il campo del portale “Primo nome”" in text
     assert "<td>Numero</td>" in text and "<td>number</td>" not in text  # TotaleFatturato
+    # Counts agree with their nouns (this account brings one list), and a quick adoption is not "0.0 minutes"
+    assert re.search(r"1 nuova lista,\s+2 nuovi segmenti,\s+5 nuovi campi", text)
+    assert "meno di un minuto" in text and "0.0 minuti" not in text
