@@ -6,6 +6,7 @@ number for that client only."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from portal.sms.settle import settle_stale
 from portal.tenancy import bind_tenant
 
 from .sms_support import LivePortal, setup_client, start_gateway
-from .support import run_jobs
+from .support import client_for, run_jobs
 
 OK1, OK2, UNKNOWN = "+393471234567", "+393471234568", "+393471230000"
 
@@ -121,6 +122,10 @@ def test_send_reports_and_credits(app, world, gateway):
         assert credits.balance(s.agency_id, s.client_id) == credits.Balance(50 - 3, 0)
         assert credits.balance(s.agency_id, s.client_id) == credits.ledger_balances(s.agency_id, s.client_id)
         assert db.session.get(Campaign, cid).status == "sent"
+    # The report shows what each message cost: nothing for the one that failed (its credit went back).
+    page = client_for(app, world, "A1.admin").get(f"/app/sms/{cid}/report").get_data(as_text=True)
+    cells = dict(re.findall(r'data-number="([^"]+)">.*?data-col="credits">(.*?)</td>', page, re.S))
+    assert cells[OK2].strip() == "2" and cells[UNKNOWN].startswith("0 ") and "given back" in cells[UNKNOWN]
 
 
 def test_a_send_beyond_the_credits_changes_nothing(app, world, gateway):
