@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.backends.base import OutgoingMessage, RecipientRefused, TryLater, Withdrawn
+from portal.backends.base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater, Withdrawn
 from portal.backends.smtp import RelayConfig, SmtpRelay
 
 from .relay_sink import ScriptedRelay, running
@@ -59,11 +59,16 @@ def test_a_failing_gate_abandons_the_message_and_its_error_comes_out():
 
 @pytest.mark.parametrize(
     ("reply", "error"),
-    [("554 5.3.4 message refused", RecipientRefused), ("451 4.3.0 try again later", TryLater)],
+    [
+        ("554 5.3.4 message refused", RecipientRefused),
+        ("451 4.3.0 try again later", TryLater),
+        ("503 5.5.1 bad sequence of commands", BackendUnavailable),
+    ],
 )
 def test_a_refusal_of_the_data_command_is_about_that_recipient(reply, error):
-    """A 4xx/5xx to DATA (before any content) is the recipient's answer like one to RCPT, never a raw
-    protocol exception; the connection stays usable."""
+    """A 4xx/5xx to DATA (before any content) is the recipient's answer like one to RCPT — except a
+    protocol error (500-503), which says nothing about the recipient — never a raw protocol exception;
+    the connection stays usable."""
     relay = ScriptedRelay(data_command_replies={"anna@example.org": reply})
     with running(relay) as port:
         backend = SmtpRelay(RelayConfig("127.0.0.1", port))

@@ -151,6 +151,8 @@ class _Transaction:
         code, answer = conn.docmd("DATA")
         if code != 354:
             conn.rset()
+            if 500 <= code <= 503:  # DATA itself unknown, malformed or out of sequence: nobody's bounce
+                raise BackendUnavailable(f"the delivery service refused DATA: {_text(code, answer)}")
             raise _about_recipient(code, answer)
         self.in_data = True
         if ready is not None and not ready():
