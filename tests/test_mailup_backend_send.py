@@ -223,3 +223,35 @@ def test_one_account_per_client_uses_its_list_and_the_operator_sees_the_binding(
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and 'data-testid="provider-bindings"' in html
     assert f"/hooks/e/{binding.webhook_token}" in html and "1 → 1 (nome)" in html
+
+
+def test_the_provider_path_rechecks_consent_before_the_push(app, world, emulator):
+    """Suppressed and unsubscribed between the start and the push to the provider: neither reaches the
+    provider's group, both deliveries are skipped, the third goes out."""
+    from portal.models import Contact, Subscription
+    from portal.services import suppression
+
+    url, handle = emulator
+    s = mailup_campaign(app, world, url)
+    start(app, s)
+    with app.app_context(), bind_tenant(s.agency_id, s.client_id):
+        client = db.session.scalar(select(Client).where(Client.id == s.client_id))
+        suppression.add(
+            actor=None,
+            client=client,
+            channel="email",
+            raw_address="bruno@example.org",
+            reason="manual",
+            source="ui",
+        )
+        carla = db.session.scalar(select(Contact.id).where(Contact.email == "carla@example.org"))
+        db.session.scalar(
+            select(Subscription).where(Subscription.contact_id == carla)
+        ).status = "unsubscribed"
+        db.session.commit()
+    run_jobs(app)
+    sent = handle.state.deliveries(ACCOUNT.username)
+    assert [d["address"] for d in sent] == ["anna@example.org"]
+    rows = deliveries(app, s)
+    assert rows["anna@example.org"][0] == "sent"
+    assert rows["bruno@example.org"][0] == rows["carla@example.org"][0] == "skipped"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -382,10 +383,10 @@ def _set_status(app, s, who: str, status: str) -> None:
         db.session.commit()
 
 
-def test_cancel_mid_batch_leaves_no_row_pending_or_claimed(app, world, quick):
-    people = [(f"p{i}@example.org", "P") for i in range(8)]
-    s = make_campaign(app, world, contacts=people)
-    relay = ScriptedRelay(data_delay=0.3)
+@contextmanager
+def _sending_past_the_first_message(app, s, relay: ScriptedRelay):
+    """A worker thread sending the campaign through `relay`, from the moment the relay accepted a first
+    message; stopped and joined on leaving. Yields the thread."""
     with running(relay) as port:
         _bind_relay(app, s, port)
         _start(app, s)
@@ -395,14 +396,24 @@ def test_cancel_mid_batch_leaves_no_row_pending_or_claimed(app, world, quick):
         deadline = time.monotonic() + 30
         while not relay.accepted and time.monotonic() < deadline:
             time.sleep(0.05)
+        try:
+            yield worker
+        finally:
+            stop.set()
+            worker.join(30)
+
+
+def test_cancel_mid_batch_leaves_no_row_pending_or_claimed(app, world, quick):
+    people = [(f"p{i}@example.org", "P") for i in range(8)]
+    s = make_campaign(app, world, contacts=people)
+    relay = ScriptedRelay(data_delay=0.3)
+    with _sending_past_the_first_message(app, s, relay):
         with app.app_context(), bind_tenant(s.agency_id, s.client_id):
             control.cancel(
                 actor=None, campaign=db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id))
             )
             db.session.commit()
         time.sleep(1.5)  # the worker notices within a third of its lease
-        stop.set()
-        worker.join(30)
     statuses = [v[0] for v in _rows(app, s).values()]
     assert "pending" not in statuses and "claimed" not in statuses
     assert statuses.count("sent") == sum(relay.accepted.values()) < len(people)
@@ -418,26 +429,17 @@ def test_a_pause_stops_a_long_claim_without_waiting_for_the_lease_renewal(app, w
     people = [(f"p{i}@example.org", "P") for i in range(12)]
     s = make_campaign(app, world, contacts=people)
     relay = ScriptedRelay(data_delay=0.2)
-    with running(relay) as port:
-        _bind_relay(app, s, port)
-        _start(app, s)
-        stop = threading.Event()
-        worker = threading.Thread(target=_send_until, args=(app, s, stop.is_set, stop))
-        worker.start()
-        deadline = time.monotonic() + 30
-        while not relay.accepted and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with _sending_past_the_first_message(app, s, relay) as worker:
         with app.app_context(), bind_tenant(s.agency_id, s.client_id):
             control.pause(
                 actor=None, campaign=db.session.scalar(select(Campaign).where(Campaign.id == s.campaign_id))
             )
             db.session.commit()
+        deadline = time.monotonic() + 30
         while worker.is_alive() and time.monotonic() < deadline:
             if "claimed" not in [v[0] for v in _rows(app, s).values()]:
                 break  # the worker gave its claim back
             time.sleep(0.1)
-        stop.set()
-        worker.join(30)
     statuses = [v[0] for v in _rows(app, s).values()]
     assert statuses.count("sent") == sum(relay.accepted.values()) < len(people) - 2
     assert statuses.count("pending") == len(people) - statuses.count("sent")

@@ -4,12 +4,25 @@ and DATA content carried byte for byte."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from portal.backends.base import BackendUnavailable, OutgoingMessage, RecipientRefused, TryLater, Withdrawn
 from portal.backends.smtp import RelayConfig, SmtpRelay
 
 from .relay_sink import ScriptedRelay, running
+
+
+@contextmanager
+def _backend(relay: ScriptedRelay):
+    """The relay served on a free port, and our backend connected to it (closed afterwards)."""
+    with running(relay) as port:
+        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
+        try:
+            yield backend
+        finally:
+            backend.close()
 
 
 def _message(to: str, body: bytes = b"Hello\r\n") -> OutgoingMessage:
@@ -22,19 +35,15 @@ def _message(to: str, body: bytes = b"Hello\r\n") -> OutgoingMessage:
 def test_a_message_withdrawn_at_the_gate_is_never_delivered_and_the_next_one_goes_through():
     relay = ScriptedRelay()
     asked = []
-    with running(relay) as port:
-        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
-        try:
+    with _backend(relay) as backend:
 
-            def not_ready() -> bool:
-                asked.append(dict(relay.rcpt_seen))  # by now the relay has the envelope
-                return False
+        def not_ready() -> bool:
+            asked.append(dict(relay.rcpt_seen))  # by now the relay has the envelope
+            return False
 
-            with pytest.raises(Withdrawn):
-                backend.send(_message("anna@example.org"), not_ready)
-            answer = backend.send(_message("bruno@example.org"), lambda: True)
-        finally:
-            backend.close()
+        with pytest.raises(Withdrawn):
+            backend.send(_message("anna@example.org"), not_ready)
+        answer = backend.send(_message("bruno@example.org"), lambda: True)
     assert asked == [{"anna@example.org": 1}]
     assert relay.accepted == {"bruno@example.org": 1}  # anna's transaction was abandoned mid-DATA
     assert answer.startswith("2.0.0 Ok: queued")
@@ -42,18 +51,14 @@ def test_a_message_withdrawn_at_the_gate_is_never_delivered_and_the_next_one_goe
 
 def test_a_failing_gate_abandons_the_message_and_its_error_comes_out():
     relay = ScriptedRelay()
-    with running(relay) as port:
-        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
-        try:
+    with _backend(relay) as backend:
 
-            def broken() -> bool:
-                raise RuntimeError("the database went away")
+        def broken() -> bool:
+            raise RuntimeError("the database went away")
 
-            with pytest.raises(RuntimeError, match="database went away"):
-                backend.send(_message("anna@example.org"), broken)
-            backend.send(_message("bruno@example.org"))
-        finally:
-            backend.close()
+        with pytest.raises(RuntimeError, match="database went away"):
+            backend.send(_message("anna@example.org"), broken)
+        backend.send(_message("bruno@example.org"))
     assert relay.accepted == {"bruno@example.org": 1}
 
 
@@ -70,14 +75,10 @@ def test_a_refusal_of_the_data_command_is_about_that_recipient(reply, error):
     protocol error (500-503), which says nothing about the recipient — never a raw protocol exception;
     the connection stays usable."""
     relay = ScriptedRelay(data_command_replies={"anna@example.org": reply})
-    with running(relay) as port:
-        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
-        try:
-            with pytest.raises(error) as caught:
-                backend.send(_message("anna@example.org"))
-            backend.send(_message("bruno@example.org"))
-        finally:
-            backend.close()
+    with _backend(relay) as backend:
+        with pytest.raises(error) as caught:
+            backend.send(_message("anna@example.org"))
+        backend.send(_message("bruno@example.org"))
     assert reply.split()[1] in caught.value.detail
     assert relay.accepted == {"bruno@example.org": 1}
 
@@ -86,8 +87,7 @@ def test_content_with_leading_dots_arrives_unchanged():
     body = b".hidden line\r\n..two dots\r\n.\r\nnot the end\r\n"
     relay = ScriptedRelay()
     received = []
-    with running(relay) as port:
-        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
+    with _backend(relay) as backend:
         original = relay.handle_DATA
 
         async def keep(server, session, envelope):
@@ -95,22 +95,15 @@ def test_content_with_leading_dots_arrives_unchanged():
             return await original(server, session, envelope)
 
         relay.handle_DATA = keep
-        try:
-            backend.send(_message("anna@example.org", body))
-        finally:
-            backend.close()
+        backend.send(_message("anna@example.org", body))
     assert received and received[0].endswith(b"\r\n\r\n" + body)
 
 
 def test_an_address_that_could_break_the_command_line_never_reaches_the_relay():
     relay = ScriptedRelay()
-    with running(relay) as port:
-        backend = SmtpRelay(RelayConfig("127.0.0.1", port))
-        try:
-            with pytest.raises(RecipientRefused) as caught:
-                backend.send(_message("anna@example.org>\r\nRCPT TO:<eve@example.org"))
-            backend.send(_message("bruno@example.org"))
-        finally:
-            backend.close()
+    with _backend(relay) as backend:
+        with pytest.raises(RecipientRefused) as caught:
+            backend.send(_message("anna@example.org>\r\nRCPT TO:<eve@example.org"))
+        backend.send(_message("bruno@example.org"))
     assert caught.value.bounce is False
     assert dict(relay.rcpt_seen) == {"bruno@example.org": 1}

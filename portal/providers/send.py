@@ -219,7 +219,7 @@ def _members(campaign: Campaign, binding: ProviderBinding, state: dict) -> Itera
     lists = consent_lists(campaign.audience or {})
     while True:
         rows = db.session.execute(
-            select(Delivery.id, Delivery.address, Delivery.contact_id)
+            select(Delivery.id, Delivery.contact_id, Delivery.address)
             .where(
                 Delivery.campaign_id == campaign.id,
                 Delivery.status == DELIVERY_PENDING,
@@ -231,9 +231,7 @@ def _members(campaign: Campaign, binding: ProviderBinding, state: dict) -> Itera
         if not rows:
             return
         after = rows[-1][0]
-        allowed = still_allowed(
-            campaign.client_id, campaign.agency_id, "email", lists, [(r[0], r[2], r[1]) for r in rows]
-        )
+        allowed = still_allowed(campaign.client_id, campaign.agency_id, "email", lists, rows)
         gone = [r[0] for r in rows if r[0] not in allowed]
         if gone:
             db.session.execute(
@@ -246,11 +244,11 @@ def _members(campaign: Campaign, binding: ProviderBinding, state: dict) -> Itera
         values = dict(
             db.session.execute(
                 select(Contact.id, Contact.fields).where(
-                    Contact.client_id == campaign.client_id, Contact.id.in_([r[2] for r in rows])
+                    Contact.client_id == campaign.client_id, Contact.id.in_([r[1] for r in rows])
                 )
             ).all()
         )
-        for delivery_id, address, contact_id in rows:
+        for delivery_id, contact_id, address in rows:
             if delivery_id not in allowed:
                 continue
             own = values.get(contact_id) or {}

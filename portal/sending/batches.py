@@ -225,7 +225,7 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
         free.put(backend)
     build = compose_sms if plan.channel == "sms" else compose
     in_flight: deque[_InFlight] = deque()
-    count = _Count()
+    sent = 0
     settled: Future | None = None  # of the last message handed over
     go_on = True
     with (
@@ -243,7 +243,8 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                     marks.write(lease, outcomes.failed(token, delivery_id, str(exc)))
                     continue
                 if len(in_flight) == len(backends):  # every lane busy: wait for the oldest answer
-                    go_on = _answer(plan, token, in_flight.popleft(), marks, lease, count)
+                    done, go_on = _answer(plan, token, in_flight.popleft(), marks, lease)
+                    sent += done
                 if not (go_on and lease.may_send()):
                     break  # lease lost (the rows are someone else's now), expiring, or the campaign stopped
                 before, settled = settled, Future()
@@ -251,8 +252,8 @@ def _hand_over(plan: SendPlan, token: str, rows, values: dict, lease: Lease) -> 
                 in_flight.append(_InFlight(wire.submit(handover.run, message), delivery_id))
         finally:
             # Whatever happened, every message on the wire is answered and recorded before leaving.
-            _answer_all(plan, token, in_flight, marks, lease, count)
-    return count.sent
+            sent += _answer_all(plan, token, in_flight, marks, lease)
+    return sent
 
 
 @dataclass
@@ -301,38 +302,32 @@ def _follow(source: Future | None, target: Future) -> None:
     source.add_done_callback(lambda f: target.set_result(f.exception() is None and bool(f.result())))
 
 
-@dataclass
-class _Count:
-    sent: int = 0
-
-
-def _answer(plan: SendPlan, token: str, flight: _InFlight, marks: Marks, lease: Lease, count: _Count) -> bool:
-    """Wait for the oldest message's answer and record a refusal; False when the loop must stop (a mark
-    found its row gone: the lease was lost). A backend failure raises."""
+def _answer(plan: SendPlan, token: str, flight: _InFlight, marks: Marks, lease: Lease) -> tuple[int, bool]:
+    """Wait for the oldest message's answer and record a refusal: (messages marked sent, whether to go
+    on; False when a mark found its row gone: the lease was lost). A backend failure raises."""
     try:
         recorded = flight.future.result()
     except Withdrawn:
-        return False  # a message before it was not settled
+        return 0, False  # a message before it was not settled
     except RecipientRefused as exc:
-        return outcomes.refused(plan, marks, lease, token, flight.delivery_id, exc)
+        return 0, outcomes.refused(plan, marks, lease, token, flight.delivery_id, exc)
     except TryLater as exc:
-        return marks.write(lease, outcomes.deferred(token, flight.delivery_id, str(exc), MAX_ATTEMPTS))
-    count.sent += recorded
-    return recorded
+        return 0, marks.write(lease, outcomes.deferred(token, flight.delivery_id, str(exc), MAX_ATTEMPTS))
+    return int(recorded), recorded
 
 
-def _answer_all(
-    plan: SendPlan, token: str, in_flight: deque, marks: Marks, lease: Lease, count: _Count
-) -> None:
-    """Answer every message still on the wire; the first backend failure is raised after all of them."""
-    failure = None
+def _answer_all(plan: SendPlan, token: str, in_flight: deque, marks: Marks, lease: Lease) -> int:
+    """Answer every message still on the wire (how many were marked sent); the first backend failure is
+    raised after all of them."""
+    sent, failure = 0, None
     while in_flight:
         try:
-            _answer(plan, token, in_flight.popleft(), marks, lease, count)
+            sent += _answer(plan, token, in_flight.popleft(), marks, lease)[0]
         except BaseException as exc:  # noqa: BLE001 — the others are still recorded
             failure = failure or exc
     if failure is not None:
         raise failure
+    return sent
 
 
 def finish_if_done(campaign_id: int) -> bool:
